@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/causeway-ai/causeway/examples"
+	"github.com/causeway-ai/causeway/internal/config"
+	"github.com/causeway-ai/causeway/internal/server"
+	"github.com/causeway-ai/causeway/internal/sim"
+	"github.com/causeway-ai/causeway/internal/store"
+)
+
+var errUsage = errors.New("usage")
+
+func newFlags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: causeway %s\n\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		return errUsage
+	}
+	return nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func runServe(args []string) error {
+	fs := newFlags("serve", "serve [--config FILE]")
+	cfgPath := fs.String("config", os.Getenv("CAUSEWAY_CONFIG"), "configuration `file` (default: detect providers from the environment)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var cfg *config.Config
+	var err error
+	if *cfgPath != "" {
+		cfg, err = config.Load(*cfgPath)
+	} else {
+		cfg, err = detectConfig(os.LookupEnv)
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log.Level)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, log, nil)
+}
+
+// serve opens the store, listens and serves until ctx ends. onReady, if
+// set, is called with the server and its address once it listens.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, onReady func(*server.Server, string) error) error {
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(cfg, st, log)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
+	if err != nil {
+		_ = srv.Shutdown(context.Background())
+		return err
+	}
+	addr := ln.Addr().String()
+	log.Info("causeway listening", slog.String("addr", addr), slog.String("store", st.Dialect()),
+		slog.Int("models", len(cfg.Models)), slog.String("version", version))
+	if onReady != nil {
+		if err := onReady(srv, addr); err != nil {
+			ln.Close()
+			_ = srv.Shutdown(context.Background())
+			return err
+		}
+	}
+	return srv.Serve(ctx, ln)
+}
+
+// detectConfig builds a configuration from provider credentials found in
+// the environment, for `causeway serve` without --config.
+func detectConfig(getenv func(string) (string, bool)) (*config.Config, error) {
+	var b strings.Builder
+	b.WriteString("providers:\n")
+	var models strings.Builder
+	found := 0
+	if _, ok := getenv("OPENAI_API_KEY"); ok {
+		base := "https://api.openai.com/v1"
+		if v, ok := getenv("OPENAI_BASE_URL"); ok && v != "" {
+			base = v
+		}
+		fmt.Fprintf(&b, "  - name: openai\n    type: openai\n    base_url: %q\n    api_key: ${OPENAI_API_KEY}\n", base)
+		for _, m := range []string{"gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4o-mini", "o4-mini", "text-embedding-3-small", "text-embedding-3-large"} {
+			fmt.Fprintf(&models, "  - alias: %s\n    targets: [{provider: openai, model: %s}]\n", m, m)
+		}
+		found++
+	}
+	ollama := "http://127.0.0.1:11434"
+	if v, ok := getenv("OLLAMA_HOST"); ok && v != "" {
+		ollama = v
+		if !strings.Contains(ollama, "://") {
+			ollama = "http://" + ollama
+		}
+	}
+	if names := ollamaModels(ollama); len(names) > 0 {
+		fmt.Fprintf(&b, "  - name: ollama\n    type: openai\n    base_url: %q\n", ollama+"/v1")
+		for _, m := range names {
+			fmt.Fprintf(&models, "  - alias: %q\n    targets: [{provider: ollama, model: %q, price: {input_per_mtok: 0, output_per_mtok: 0}}]\n", "ollama/"+m, m)
+		}
+		found++
+	}
+	if found == 0 {
+		return nil, errors.New("no configuration given and no provider found in the environment (OPENAI_API_KEY, or an Ollama server on 127.0.0.1:11434); " +
+			"pass --config FILE, or try `causeway demo` which needs no account")
+	}
+	b.WriteString("models:\n")
+	b.WriteString(models.String())
+	return config.Parse([]byte(b.String()), getenv)
+}
+
+// ollamaModels lists the models of an Ollama server, or nil if none answers.
+func ollamaModels(base string) []string {
+	c := &http.Client{Timeout: 500 * time.Millisecond}
+	resp, err := c.Get(base + "/v1/models")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if resp.StatusCode != 200 || jsonDecode(resp.Body, &list) != nil {
+		return nil
+	}
+	var out []string
+	for _, m := range list.Data {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+func runDemo(args []string) error {
+	fs := newFlags("demo", "demo [--listen ADDR] [--store DSN]")
+	listen := fs.String("listen", envOr("CAUSEWAY_LISTEN", "127.0.0.1:8080"), "gateway listen `address`")
+	storeDSN := fs.String("store", envOr("CAUSEWAY_STORE", "./causeway-data/demo.db"), "store: SQLite `path` or postgres:// URL")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	s := sim.New(sim.Options{APIKey: "sim-key"})
+	simSrv, simLn, err := s.Listen(ctx, "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go func() { _ = simSrv.Serve(simLn) }()
+	defer simSrv.Close()
+
+	adminKey := os.Getenv("CAUSEWAY_ADMIN_KEY")
+	if adminKey == "" {
+		adminKey = "demo-admin-" + strings.TrimPrefix(string(randomSuffix()), "")
+	}
+	env := map[string]string{
+		"CAUSEWAY_SIM_URL":   "http://" + simLn.Addr().String(),
+		"CAUSEWAY_LISTEN":    *listen,
+		"CAUSEWAY_STORE":     *storeDSN,
+		"CAUSEWAY_ADMIN_KEY": adminKey,
+	}
+	cfg, err := config.Parse(examples.Sim(), func(k string) (string, bool) {
+		if v, ok := env[k]; ok {
+			return v, true
+		}
+		return os.LookupEnv(k)
+	})
+	if err != nil {
+		return err
+	}
+	log := newLogger("warn")
+	return serve(ctx, cfg, log, func(srv *server.Server, addr string) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
+		k, secret, err := server.CreateKey(req, srv.Store(), srv.Gateway(), "default", server.KeyRequest{Name: "demo", Team: "demo", User: "you"})
+		if err != nil {
+			return err
+		}
+		printDemo(os.Stdout, addr, k.ID, secret.Reveal(), adminKey, simLn.Addr().String())
+		return nil
+	})
+}
+
+func printDemo(w io.Writer, addr, keyID, key, adminKey, simAddr string) {
+	fmt.Fprintf(w, `
+Causeway demo is running: gateway on http://%[1]s, simulator on http://%[5]s
+(store: embedded SQLite; press Ctrl-C to stop — usage is written before it exits).
+
+  Demo key (shown once):  %[3]s
+  Admin key:              %[4]s
+
+Try it:
+
+  curl -s http://%[1]s/v1/chat/completions \
+    -H "Authorization: Bearer %[3]s" -H "Content-Type: application/json" \
+    -d '{"model":"sim-openai","messages":[{"role":"user","content":"Hello, Causeway!"}]}'
+
+  curl -sN http://%[1]s/v1/chat/completions \
+    -H "Authorization: Bearer %[3]s" -H "Content-Type: application/json" \
+    -d '{"model":"sim-openai","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Stream, please"}]}'
+
+  curl -s "http://%[1]s/admin/v1/usage?key_id=%[2]s" -H "Authorization: Bearer %[4]s"
+
+Metrics:  http://%[1]s/metrics
+Models:   curl -s http://%[1]s/v1/models -H "Authorization: Bearer %[3]s"
+
+`, addr, keyID, key, adminKey, simAddr)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

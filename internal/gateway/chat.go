@@ -1,0 +1,364 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/causeway-ai/causeway/internal/billing"
+	"github.com/causeway-ai/causeway/internal/identity"
+	"github.com/causeway-ai/causeway/internal/llm"
+)
+
+// Call is a committed chat attempt: its first content event has arrived,
+// so the door may send headers. The door reads events with Next and must
+// call Finish exactly once.
+type Call struct {
+	g       *Gateway
+	p       *identity.Principal
+	alias   *Alias
+	target  *Target
+	req     *llm.Request
+	rid     string
+	attempt int
+	stream  llm.Stream
+	cancel  context.CancelFunc
+	stopAF  func() bool
+
+	// ID, Model and Created describe the response for the door.
+	ID      string
+	Model   string
+	Created int64
+	// Fingerprint is the upstream's system_fingerprint, if any.
+	Fingerprint string
+	// Provider and UpstreamModel say where the call went.
+	Provider      string
+	UpstreamModel string
+
+	pending  []llm.Event
+	usage    llm.Usage
+	sawUsage bool
+	outChars int
+	err      error
+	eof      bool
+	start    time.Time
+	first    time.Time
+	once     sync.Once
+}
+
+// Chat runs the request path up to the commit point: it resolves the
+// alias, checks the budget, and tries the alias's targets in order until
+// one yields a first content event. Errors before that point are returned
+// (and the failed attempts metered); the door writes them in its shape.
+func (g *Gateway) Chat(ctx context.Context, p *identity.Principal, req *llm.Request) (*Call, error) {
+	alias, err := g.Alias(p, req.Model)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.admit(ctx, p); err != nil {
+		return nil, err
+	}
+	rid := RequestID(ctx)
+	var lastErr error
+	for i := range alias.Targets {
+		t := &alias.Targets[i]
+		if ctx.Err() != nil {
+			break
+		}
+		call, err := g.try(ctx, p, alias, t, req, rid, i+1)
+		if err == nil {
+			return call, nil
+		}
+		lastErr = err
+		if !fallbackable(err) {
+			break
+		}
+	}
+	if lastErr == nil {
+		lastErr = &llm.Error{Kind: llm.KindCanceled, Message: "the client closed the request", Err: ctx.Err()}
+	}
+	return nil, lastErr
+}
+
+// fallbackable reports whether another target may be tried after err.
+func fallbackable(err error) bool {
+	switch llm.KindOf(err) {
+	case llm.KindUpstream, llm.KindUnavailable, llm.KindTimeout, llm.KindRateLimited, llm.KindInternal:
+		return true
+	}
+	return false
+}
+
+// upstreamContext detaches the upstream call from the client: when the
+// client goes away the attempt continues for at most the drain timeout so
+// that its usage can still be read and billed.
+func (g *Gateway) upstreamContext(client context.Context) (context.Context, context.CancelFunc, func() bool) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(client))
+	stop := context.AfterFunc(client, func() {
+		t := time.AfterFunc(g.drain, cancel)
+		context.AfterFunc(ctx, func() { t.Stop() })
+	})
+	return ctx, cancel, stop
+}
+
+func (g *Gateway) try(ctx context.Context, p *identity.Principal, alias *Alias, t *Target, req *llm.Request, rid string, n int) (*Call, error) {
+	r := *req
+	r.UpstreamModel = t.Model
+	c := &Call{
+		g: g, p: p, alias: alias, target: t, req: req, rid: rid, attempt: n,
+		Model: alias.Name, Provider: t.Provider.Name(), UpstreamModel: t.Model,
+		start: time.Now(),
+	}
+	upCtx, cancel, stop := g.upstreamContext(ctx)
+	c.cancel, c.stopAF = cancel, stop
+	g.inflight.Add(1)
+	st, err := t.Provider.Chat(upCtx, &r)
+	if err == nil {
+		c.stream = st
+		err = c.preamble()
+	}
+	if err != nil {
+		c.err = err
+		c.finish(false)
+		return nil, err
+	}
+	if c.ID == "" {
+		c.ID = "chatcmpl-" + strings.TrimPrefix(rid, "req_")
+	}
+	if c.Created == 0 {
+		c.Created = c.start.Unix()
+	}
+	return c, nil
+}
+
+// preamble reads events until the first content event, holding them.
+func (c *Call) preamble() error {
+	for {
+		ev, err := c.stream.Next()
+		if err != nil {
+			if err == io.EOF {
+				return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream ended its response before any content"}
+			}
+			return err
+		}
+		c.observe(&ev)
+		switch ev.Type {
+		case llm.EventStart:
+			if ev.ID != "" {
+				c.ID = ev.ID
+			}
+			if ev.Created != 0 {
+				c.Created = ev.Created
+			}
+			c.Fingerprint = ev.SystemFingerprint
+		}
+		c.pending = append(c.pending, ev)
+		if ev.IsContent() {
+			c.first = time.Now()
+			return nil
+		}
+	}
+}
+
+func (c *Call) observe(ev *llm.Event) {
+	switch ev.Type {
+	case llm.EventUsage:
+		c.usage = ev.Usage
+		c.sawUsage = true
+	case llm.EventText, llm.EventReasoning, llm.EventRefusal:
+		c.outChars += len(ev.Text)
+	case llm.EventToolCall:
+		c.outChars += len(ev.ToolCall.Arguments) + len(ev.ToolCall.Name)
+	}
+}
+
+// Next returns the next event, io.EOF after the last one. Any other error
+// ends the call: the door must end its stream with an explicit error.
+func (c *Call) Next() (llm.Event, error) {
+	if len(c.pending) > 0 {
+		ev := c.pending[0]
+		c.pending = c.pending[1:]
+		return ev, nil
+	}
+	if c.eof {
+		return llm.Event{}, io.EOF
+	}
+	if c.err != nil {
+		return llm.Event{}, c.err
+	}
+	ev, err := c.stream.Next()
+	if err != nil {
+		if err == io.EOF {
+			c.eof = true
+		} else {
+			c.err = err
+		}
+		return llm.Event{}, err
+	}
+	c.observe(&ev)
+	return ev, nil
+}
+
+// Usage returns the usage seen so far.
+func (c *Call) Usage() (llm.Usage, bool) { return c.usage, c.sawUsage }
+
+// Finish ends the call. clientErr is the error writing to the client, if
+// any: when the client has gone before the upstream finished, the upstream
+// is read on in the background (bounded by the drain timeout) so that what
+// it produced is still billed.
+func (c *Call) Finish(clientErr error) {
+	c.once.Do(func() {
+		if c.eof || c.err != nil {
+			c.finish(clientErr != nil)
+			return
+		}
+		go func() {
+			for {
+				if _, err := c.Next(); err != nil {
+					break
+				}
+			}
+			c.finish(true)
+		}()
+	})
+}
+
+// finish meters the attempt and releases it.
+func (c *Call) finish(clientGone bool) {
+	defer c.g.inflight.Done()
+	if c.stream != nil {
+		_ = c.stream.Close()
+	}
+	c.stopAF()
+	c.cancel()
+	end := time.Now()
+	status := billing.StatusOK
+	var kind string
+	httpStatus := 200
+	switch {
+	case c.err != nil && c.first.IsZero():
+		status = billing.StatusError
+	case c.err != nil:
+		status = billing.StatusPartial
+	case clientGone:
+		status = billing.StatusCanceled
+	}
+	if c.err != nil {
+		e := llm.AsError(c.err)
+		kind = e.Kind.String()
+		httpStatus = e.Status
+		if httpStatus == 0 {
+			httpStatus = statusForKind(e.Kind)
+		}
+		if clientGone {
+			status = billing.StatusCanceled
+		}
+	} else if clientGone {
+		httpStatus = 499
+	}
+	u := c.usage
+	if !c.sawUsage && !c.first.IsZero() {
+		// The upstream sent no usage (some OpenAI-compatible servers
+		// cannot): estimate rather than bill nothing, ~4 characters a token.
+		u.OutputTokens = int64((c.outChars + 3) / 4)
+		u.InputTokens = estimateInput(c.req)
+	}
+	var cost int64
+	if c.target.Priced {
+		cost = c.target.Price.Cost(u)
+	}
+	rec := billing.Record{
+		RequestID: c.rid, Attempt: c.attempt,
+		Tenant: c.p.Tenant, Team: c.p.Team, User: c.p.User,
+		Endpoint: "chat", Alias: c.alias.Name, Provider: c.Provider, UpstreamModel: c.UpstreamModel,
+		InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CachedTokens: u.CachedInputTokens,
+		CacheWrite: u.CacheWriteTokens, Reasoning: u.ReasoningTokens,
+		CostNanoUSD: cost, Status: status, HTTPStatus: httpStatus, ErrorKind: kind,
+		Streamed: c.req.Stream, StartedAt: c.start, Latency: end.Sub(c.start),
+	}
+	if c.p.Key != nil {
+		rec.KeyID = c.p.Key.ID
+	}
+	if !c.first.IsZero() {
+		rec.TTFT = c.first.Sub(c.start)
+	}
+	c.g.record(&rec, u)
+	if c.err != nil {
+		c.g.m.UpstreamErrors.WithLabelValues(c.Provider, kind).Inc()
+		c.g.log.Warn("upstream attempt failed",
+			slog.String("request_id", c.rid), slog.Int("attempt", c.attempt),
+			slog.String("model", c.alias.Name), slog.String("provider", c.Provider),
+			slog.String("status", status), slog.Any("error", c.err))
+	}
+}
+
+func (g *Gateway) record(rec *billing.Record, u llm.Usage) {
+	if g.meter != nil {
+		g.meter.Record(*rec)
+	}
+	m := g.m
+	m.Attempts.WithLabelValues(rec.Provider, rec.Status).Inc()
+	if rec.TTFT > 0 {
+		m.TTFT.WithLabelValues(rec.Alias, rec.Provider).Observe(rec.TTFT.Seconds())
+	}
+	if u.InputTokens > 0 {
+		m.Tokens.WithLabelValues(rec.Alias, rec.Provider, "input").Add(float64(u.InputTokens))
+	}
+	if u.OutputTokens > 0 {
+		m.Tokens.WithLabelValues(rec.Alias, rec.Provider, "output").Add(float64(u.OutputTokens))
+	}
+	if u.CachedInputTokens > 0 {
+		m.Tokens.WithLabelValues(rec.Alias, rec.Provider, "cached").Add(float64(u.CachedInputTokens))
+	}
+	if u.ReasoningTokens > 0 {
+		m.Tokens.WithLabelValues(rec.Alias, rec.Provider, "reasoning").Add(float64(u.ReasoningTokens))
+	}
+	if rec.CostNanoUSD > 0 {
+		m.Cost.WithLabelValues(rec.Alias, rec.Provider).Add(billing.USD(rec.CostNanoUSD))
+	}
+}
+
+func estimateInput(req *llm.Request) int64 {
+	var n int
+	for i := range req.Messages {
+		n += 16
+		for _, p := range req.Messages[i].Content {
+			n += len(p.Text)
+		}
+	}
+	return int64((n + 3) / 4)
+}
+
+func statusForKind(k llm.Kind) int {
+	switch k {
+	case llm.KindInvalid:
+		return 400
+	case llm.KindUnauthenticated:
+		return 401
+	case llm.KindPermission:
+		return 403
+	case llm.KindNotFound:
+		return 404
+	case llm.KindTooLarge:
+		return 413
+	case llm.KindRateLimited, llm.KindBudgetExceeded:
+		return 429
+	case llm.KindCanceled:
+		return 499
+	case llm.KindUpstream, llm.KindUnavailable:
+		return 502
+	case llm.KindTimeout:
+		return 504
+	}
+	return 500
+}
+
+var errClientGone = errors.New("client went away")
+
+// ErrClientGone is what doors pass to Finish when they know the client
+// left but have no write error to hand.
+var ErrClientGone = errClientGone

@@ -1,0 +1,70 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/causeway-ai/causeway/internal/billing"
+	"github.com/causeway-ai/causeway/internal/identity"
+	"github.com/causeway-ai/causeway/internal/llm"
+)
+
+// Embed runs an embeddings request through the path, trying the alias's
+// targets in order, and meters every attempt.
+func (g *Gateway) Embed(ctx context.Context, p *identity.Principal, req *llm.EmbeddingRequest) (*llm.EmbeddingResponse, error) {
+	alias, err := g.Alias(p, req.Model)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.admit(ctx, p); err != nil {
+		return nil, err
+	}
+	rid := RequestID(ctx)
+	var lastErr error
+	for i := range alias.Targets {
+		t := &alias.Targets[i]
+		r := *req
+		r.UpstreamModel = t.Model
+		start := time.Now()
+		upCtx, cancel, stop := g.upstreamContext(ctx)
+		g.inflight.Add(1)
+		resp, err := t.Provider.Embed(upCtx, &r)
+		stop()
+		cancel()
+		rec := billing.Record{
+			RequestID: rid, Attempt: i + 1, Tenant: p.Tenant, Team: p.Team, User: p.User,
+			Endpoint: "embeddings", Alias: alias.Name, Provider: t.Provider.Name(), UpstreamModel: t.Model,
+			Status: billing.StatusOK, HTTPStatus: 200, StartedAt: start, Latency: time.Since(start),
+		}
+		if p.Key != nil {
+			rec.KeyID = p.Key.ID
+		}
+		var u llm.Usage
+		if err != nil {
+			e := llm.AsError(err)
+			rec.Status, rec.ErrorKind = billing.StatusError, e.Kind.String()
+			rec.HTTPStatus = e.Status
+			if rec.HTTPStatus == 0 {
+				rec.HTTPStatus = statusForKind(e.Kind)
+			}
+			g.m.UpstreamErrors.WithLabelValues(rec.Provider, rec.ErrorKind).Inc()
+		} else {
+			u = resp.Usage
+			rec.InputTokens = u.InputTokens
+			if t.Priced {
+				rec.CostNanoUSD = t.Price.Cost(u)
+			}
+		}
+		g.record(&rec, u)
+		g.inflight.Done()
+		if err == nil {
+			resp.Model = alias.Name
+			return resp, nil
+		}
+		lastErr = err
+		if !fallbackable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, lastErr
+}

@@ -1,0 +1,148 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+
+	"github.com/causeway-ai/causeway/internal/llm"
+	wire "github.com/causeway-ai/causeway/internal/schema/openai"
+)
+
+// encodeChat builds the upstream body for req. Streaming requests always
+// ask for usage, whatever the client asked, so that metering is exact.
+func encodeChat(req *llm.Request) ([]byte, error) {
+	w := wire.ChatRequest{
+		Model:             req.UpstreamModel,
+		Stream:            req.Stream,
+		Temperature:       req.Temperature,
+		TopP:              req.TopP,
+		Seed:              req.Seed,
+		User:              req.User,
+		Metadata:          req.Metadata,
+		ParallelToolCalls: req.ParallelToolCalls,
+		ReasoningEffort:   req.ReasoningEffort,
+	}
+	if req.Stream {
+		w.StreamOptions = &wire.StreamOptions{IncludeUsage: true}
+	}
+	if req.MaxTokens > 0 {
+		n := req.MaxTokens
+		w.MaxCompletionTokens = &n
+	}
+	if req.N > 1 {
+		n := req.N
+		w.N = &n
+	}
+	if len(req.Stop) > 0 {
+		b, _ := json.Marshal(req.Stop)
+		w.Stop = b
+	}
+	w.Messages = make([]wire.Message, len(req.Messages))
+	for i := range req.Messages {
+		if err := encodeMessage(&req.Messages[i], &w.Messages[i]); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range req.Tools {
+		w.Tools = append(w.Tools, wire.Tool{Type: "function", Function: wire.Function{
+			Name: t.Name, Description: t.Description, Parameters: t.Parameters, Strict: t.Strict,
+		}})
+	}
+	if tc := req.ToolChoice; tc != nil {
+		switch tc.Mode {
+		case llm.ToolChoiceFunction:
+			var o wire.ToolChoiceFunction
+			o.Type = "function"
+			o.Function.Name = tc.Name
+			w.ToolChoice, _ = json.Marshal(o)
+		default:
+			w.ToolChoice, _ = json.Marshal(string(tc.Mode))
+		}
+	}
+	if rf := req.ResponseFormat; rf != nil {
+		w.ResponseFormat = &wire.ResponseFormat{Type: string(rf.Type)}
+		if rf.Type == llm.FormatJSONSchema {
+			w.ResponseFormat.JSONSchema = &wire.JSONSchema{Name: rf.Name, Description: rf.Description, Schema: rf.Schema, Strict: rf.Strict}
+		}
+	}
+	b, err := json.Marshal(&w)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Extra) > 0 && req.ExtraFamily == "openai" {
+		b = appendExtra(b, req.Extra)
+	}
+	return b, nil
+}
+
+// appendExtra splices pass-through fields into a marshalled object, in a
+// stable order.
+func appendExtra(obj []byte, extra map[string]json.RawMessage) []byte {
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := bytes.TrimRight(obj, "}")
+	out = out[:len(out):len(out)]
+	for _, k := range keys {
+		kb, _ := json.Marshal(k)
+		out = append(out, ',')
+		out = append(out, kb...)
+		out = append(out, ':')
+		out = append(out, extra[k]...)
+	}
+	return append(out, '}')
+}
+
+func encodeMessage(m *llm.Message, out *wire.Message) error {
+	out.Role = string(m.Role)
+	out.Name = m.Name
+	out.ToolCallID = m.ToolCallID
+	out.Refusal = m.Refusal
+	for _, tc := range m.ToolCalls {
+		out.ToolCalls = append(out.ToolCalls, wire.ToolCall{ID: tc.ID, Type: "function", Function: wire.FunctionCall{Name: tc.Name, Arguments: tc.Arguments}})
+	}
+	switch {
+	case len(m.Content) == 0:
+		if m.Role != llm.RoleAssistant {
+			out.Content = json.RawMessage(`""`)
+		}
+	case (m.TextOnly || m.Role != llm.RoleUser) && allText(m.Content):
+		b, err := json.Marshal(m.Text())
+		if err != nil {
+			return err
+		}
+		out.Content = b
+	default:
+		parts := make([]wire.ContentPart, 0, len(m.Content))
+		for _, p := range m.Content {
+			switch p.Type {
+			case llm.PartText:
+				parts = append(parts, wire.ContentPart{Type: "text", Text: p.Text})
+			case llm.PartImage:
+				parts = append(parts, wire.ContentPart{Type: "image_url", ImageURL: &wire.ImageURL{URL: p.ImageURL, Detail: p.Detail}})
+			case llm.PartAudio:
+				parts = append(parts, wire.ContentPart{Type: "input_audio", InputAudio: &wire.InputAudio{Data: p.Data, Format: p.Format}})
+			case llm.PartFile:
+				parts = append(parts, wire.ContentPart{Type: "file", File: &wire.File{FileData: p.Data, FileID: p.FileID, Filename: p.Filename}})
+			}
+		}
+		b, err := json.Marshal(parts)
+		if err != nil {
+			return err
+		}
+		out.Content = b
+	}
+	return nil
+}
+
+func allText(ps []llm.Part) bool {
+	for _, p := range ps {
+		if p.Type != llm.PartText {
+			return false
+		}
+	}
+	return true
+}

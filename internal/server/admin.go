@@ -1,0 +1,261 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/causeway-ai/causeway/internal/billing"
+	oaidoor "github.com/causeway-ai/causeway/internal/frontdoor/openai"
+	"github.com/causeway-ai/causeway/internal/gateway"
+	"github.com/causeway-ai/causeway/internal/identity"
+	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/store"
+)
+
+// The admin API speaks JSON with OpenAI's error shape, so one client
+// library handles both.
+
+func (s *Server) registerAdmin(mux *http.ServeMux) {
+	mux.HandleFunc("POST /admin/v1/keys", s.admin(s.createKey))
+	mux.HandleFunc("GET /admin/v1/keys", s.admin(s.listKeys))
+	mux.HandleFunc("GET /admin/v1/keys/{id}", s.admin(s.getKey))
+	mux.HandleFunc("DELETE /admin/v1/keys/{id}", s.admin(s.revokeKey))
+	mux.HandleFunc("GET /admin/v1/usage", s.admin(s.usage))
+}
+
+// admin authorises a handler with the bootstrap admin key. The tenant is
+// the default one, or the one named by ?tenant=.
+func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request, tenant string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.AdminKey.Reveal() == "" {
+			oaidoor.WriteError(w, &llm.Error{Kind: llm.KindPermission, Code: "admin_disabled",
+				Message: "The admin API is disabled: set CAUSEWAY_ADMIN_KEY (or admin_key in the config)."})
+			return
+		}
+		cred := ""
+		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			cred = strings.TrimSpace(a[7:])
+		}
+		if !s.gw.IsAdmin(cred) {
+			oaidoor.WriteError(w, &llm.Error{Kind: llm.KindUnauthenticated, Code: "invalid_admin_key",
+				Message: "The admin API needs Authorization: Bearer <CAUSEWAY_ADMIN_KEY>."})
+			return
+		}
+		tenant := r.URL.Query().Get("tenant")
+		if tenant == "" {
+			tenant = identity.DefaultTenant
+		}
+		if err := h(w, r, tenant); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = (&llm.Error{Kind: llm.KindNotFound, Message: "No such object."}).WithCode("not_found")
+			}
+			oaidoor.WriteError(w, err)
+		}
+	}
+}
+
+// KeyRequest is the body of POST /admin/v1/keys.
+type KeyRequest struct {
+	Name      string   `json:"name"`
+	Team      string   `json:"team"`
+	User      string   `json:"user"`
+	Models    []string `json:"models"`
+	BudgetUSD *float64 `json:"budget_usd"`
+	RPM       int      `json:"rpm"`
+	TPM       int      `json:"tpm"`
+}
+
+// KeyView is a key as the admin API shows it. Key (the secret) is set only
+// in the response that creates it.
+type KeyView struct {
+	ID        string     `json:"id"`
+	Object    string     `json:"object"`
+	Key       string     `json:"key,omitempty"`
+	Prefix    string     `json:"prefix"`
+	Tenant    string     `json:"tenant"`
+	Name      string     `json:"name"`
+	Team      string     `json:"team,omitempty"`
+	User      string     `json:"user,omitempty"`
+	Models    []string   `json:"models"`
+	BudgetUSD *float64   `json:"budget_usd"`
+	SpentUSD  *float64   `json:"spent_usd,omitempty"`
+	RPM       int        `json:"rpm"`
+	TPM       int        `json:"tpm"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+func viewOf(k *identity.Key) KeyView {
+	v := KeyView{ID: k.ID, Object: "key", Prefix: k.Prefix, Tenant: k.Tenant, Name: k.Name, Team: k.Team, User: k.User,
+		Models: k.Models, RPM: k.RPM, TPM: k.TPM, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+	if v.Models == nil {
+		v.Models = []string{}
+	}
+	if k.BudgetNanoUSD > 0 {
+		b := billing.USD(k.BudgetNanoUSD)
+		v.BudgetUSD = &b
+	}
+	return v
+}
+
+func decodeJSON(r *http.Request, w http.ResponseWriter, v any) error {
+	body, err := gateway.ReadBody(w, r, 1<<20)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &llm.Error{Kind: llm.KindInvalid, Message: "invalid JSON body: " + err.Error()}
+	}
+	return nil
+}
+
+// CreateKey validates req and stores a new key for tenant, returning the
+// stored key and its secret (shown once).
+func CreateKey(r *http.Request, st *store.Store, gw *gateway.Gateway, tenant string, req KeyRequest) (*identity.Key, identity.Secret, error) {
+	if strings.TrimSpace(req.Name) == "" {
+		return nil, "", &llm.Error{Kind: llm.KindInvalid, Param: "name", Message: "name is required"}
+	}
+	if req.BudgetUSD != nil && *req.BudgetUSD <= 0 {
+		return nil, "", &llm.Error{Kind: llm.KindInvalid, Param: "budget_usd", Message: "budget_usd must be positive (omit it for no budget)"}
+	}
+	if req.RPM < 0 || req.TPM < 0 {
+		return nil, "", &llm.Error{Kind: llm.KindInvalid, Param: "rpm", Message: "rpm and tpm must not be negative"}
+	}
+	for _, m := range req.Models {
+		if !gw.Known(m) {
+			return nil, "", &llm.Error{Kind: llm.KindInvalid, Param: "models", Message: "unknown model alias " + m}
+		}
+	}
+	secret, hash, prefix := identity.GenerateKey()
+	k := &identity.Key{
+		ID: identity.NewID("key_"), Tenant: tenant, Name: req.Name, Team: req.Team, User: req.User,
+		Hash: hash, Prefix: prefix, Models: req.Models, RPM: req.RPM, TPM: req.TPM,
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+	}
+	if req.BudgetUSD != nil {
+		k.BudgetNanoUSD = billing.FromUSD(*req.BudgetUSD)
+	}
+	if err := st.CreateKey(r.Context(), k); err != nil {
+		return nil, "", err
+	}
+	return k, secret, nil
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, tenant string) error {
+	var req KeyRequest
+	if err := decodeJSON(r, w, &req); err != nil {
+		return err
+	}
+	k, secret, err := CreateKey(r, s.store, s.gw, tenant, req)
+	if err != nil {
+		return err
+	}
+	v := viewOf(k)
+	v.Key = secret.Reveal()
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, tenant string) error {
+	keys, err := s.store.ListKeys(r.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Object string    `json:"object"`
+		Data   []KeyView `json:"data"`
+	}{Object: "list", Data: make([]KeyView, 0, len(keys))}
+	for i := range keys {
+		out.Data = append(out.Data, viewOf(&keys[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getKey(w http.ResponseWriter, r *http.Request, tenant string) error {
+	k, err := s.store.GetKey(r.Context(), tenant, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v := viewOf(k)
+	if spent, err := s.meter.Spend(r.Context(), tenant, k.ID); err == nil {
+		usd := billing.USD(spent)
+		v.SpentUSD = &usd
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, tenant string) error {
+	id := r.PathValue("id")
+	if err := s.store.RevokeKey(r.Context(), tenant, id, time.Now().UTC()); err != nil {
+		return err
+	}
+	k, err := s.store.GetKey(r.Context(), tenant, id)
+	if err != nil {
+		return err
+	}
+	s.gw.ForgetKey(k.Hash)
+	writeJSON(w, http.StatusOK, viewOf(k))
+	return nil
+}
+
+// UsageView is the body of GET /admin/v1/usage.
+type UsageView struct {
+	Object       string  `json:"object"`
+	Requests     int64   `json:"requests"`
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
+	CostUSD      float64 `json:"cost_usd"`
+}
+
+func (s *Server) usage(w http.ResponseWriter, r *http.Request, tenant string) error {
+	q := r.URL.Query()
+	f := billing.UsageFilter{Tenant: tenant, KeyID: q.Get("key_id"), Team: q.Get("team"), User: q.Get("user")}
+	var err error
+	if f.From, err = parseTime(q.Get("from"), "from"); err != nil {
+		return err
+	}
+	if f.To, err = parseTime(q.Get("to"), "to"); err != nil {
+		return err
+	}
+	// Usage is buffered briefly; make what this replica recorded visible.
+	s.meter.Flush(r.Context())
+	sum, err := s.store.UsageSummary(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, UsageView{Object: "usage", Requests: sum.Requests, InputTokens: sum.InputTokens,
+		OutputTokens: sum.OutputTokens, CostUSD: billing.USD(sum.CostNanoUSD)})
+	return nil
+}
+
+// parseTime accepts RFC 3339 times and YYYY-MM-DD dates.
+func parseTime(v, param string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, &llm.Error{Kind: llm.KindInvalid, Param: param, Message: param + " must be an RFC 3339 time or a YYYY-MM-DD date"}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		oaidoor.WriteError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

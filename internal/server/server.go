@@ -1,0 +1,227 @@
+// Package server assembles Causeway from its configuration: it opens the
+// store, builds providers and the routing table, wires the gateway, the
+// front doors and the admin API onto one ServeMux, and runs the HTTP
+// server with a graceful shutdown that meters every request it served.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/causeway-ai/causeway/internal/billing"
+	"github.com/causeway-ai/causeway/internal/config"
+	oaidoor "github.com/causeway-ai/causeway/internal/frontdoor/openai"
+	"github.com/causeway-ai/causeway/internal/gateway"
+	"github.com/causeway-ai/causeway/internal/metrics"
+	oaiprov "github.com/causeway-ai/causeway/internal/provider/openai"
+	"github.com/causeway-ai/causeway/internal/store"
+)
+
+// Server is a running Causeway.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *store.Store
+	meter   *billing.Meter
+	gw      *gateway.Gateway
+	metrics *metrics.Metrics
+	handler http.Handler
+	ready   atomic.Bool
+	started time.Time
+}
+
+// New builds a server from cfg on an open store. It owns st from then on
+// and closes it in Shutdown.
+func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := metrics.New()
+	aliases, err := BuildAliases(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("config", slog.String("warning", w))
+	}
+	meter := billing.NewMeter(st, billing.MeterOptions{
+		FlushInterval: cfg.Metering.FlushInterval.Std(),
+		BatchSize:     cfg.Metering.BatchSize,
+		Logger:        log,
+		OnPending:     func(n int) { m.UsagePending.Set(float64(n)) },
+		OnWriteError:  func(error) { m.UsageWriteErrors.Inc() },
+	})
+	gw := gateway.New(gateway.Options{
+		Aliases:      aliases,
+		Keys:         st,
+		IsNotFound:   func(err error) bool { return errors.Is(err, store.ErrNotFound) },
+		Meter:        meter,
+		Metrics:      m,
+		Logger:       log,
+		AdminKey:     cfg.AdminKey.Reveal(),
+		DrainTimeout: cfg.Metering.DrainTimeout.Std(),
+	})
+	s := &Server{cfg: cfg, log: log, store: st, meter: meter, gw: gw, metrics: m, started: time.Now()}
+	s.handler = s.routes()
+	s.ready.Store(true)
+	return s, nil
+}
+
+// BuildAliases turns the config's providers and models into the gateway's
+// routing table.
+func BuildAliases(cfg *config.Config) ([]*gateway.Alias, error) {
+	providers := make(map[string]gateway.Provider, len(cfg.Providers))
+	for _, p := range cfg.Providers {
+		prov, err := buildProvider(p)
+		if err != nil {
+			return nil, err
+		}
+		providers[p.Name] = prov
+	}
+	cat := cfg.Catalog()
+	now := time.Now().Unix()
+	aliases := make([]*gateway.Alias, 0, len(cfg.Models))
+	for _, m := range cfg.Models {
+		a := &gateway.Alias{Name: m.Alias, Created: now}
+		for _, t := range m.Targets {
+			prov, ok := providers[t.Provider]
+			if !ok {
+				return nil, fmt.Errorf("model %q: unknown provider %q", m.Alias, t.Provider)
+			}
+			price, priced := config.TargetPrice(t, cat)
+			a.Targets = append(a.Targets, gateway.Target{Provider: prov, Model: t.Model, Price: price, Priced: priced})
+		}
+		aliases = append(aliases, a)
+	}
+	return aliases, nil
+}
+
+func buildProvider(p config.Provider) (gateway.Provider, error) {
+	switch p.Type {
+	case oaiprov.Kind:
+		return oaiprov.New(oaiprov.Config{
+			Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey.Reveal(), Headers: p.Headers,
+			ConnectTimeout: p.Timeouts.Connect.Std(), FirstTokenTimeout: p.Timeouts.FirstToken.Std(),
+			IdleTimeout: p.Timeouts.Idle.Std(), TotalTimeout: p.Timeouts.Total.Std(),
+			MaxIdleConns: p.MaxIdleConns,
+		}), nil
+	}
+	return nil, fmt.Errorf("provider %q: unknown type %q", p.Name, p.Type)
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Gateway returns the request path, for tests and embedding.
+func (s *Server) Gateway() *gateway.Gateway { return s.gw }
+
+// Store returns the server's store.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Meter returns the usage meter.
+func (s *Server) Meter() *billing.Meter { return s.meter }
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: it stops
+// accepting, lets requests in flight finish, waits for upstream drains,
+// and writes every buffered usage record before returning.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		_ = s.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	s.log.Info("shutting down", slog.Duration("timeout", s.cfg.Metering.ShutdownTimeout.Std()))
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Metering.ShutdownTimeout.Std())
+	defer cancel()
+	herr := hs.Shutdown(sctx)
+	if err := s.Shutdown(sctx); err != nil {
+		return err
+	}
+	if herr != nil && !errors.Is(herr, http.ErrServerClosed) {
+		return herr
+	}
+	return nil
+}
+
+// Shutdown waits for upstream attempts to be metered, flushes the meter
+// and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
+	werr := s.gw.Wait(ctx)
+	merr := s.meter.Close(ctx)
+	cerr := s.store.Close()
+	if werr != nil || merr != nil {
+		s.log.Error("shutdown incomplete", slog.Any("wait", werr), slog.Any("meter", merr))
+	} else {
+		s.log.Info("shutdown complete: all usage written")
+	}
+	return errors.Join(werr, merr, cerr)
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	door := &oaidoor.Handler{GW: s.gw, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
+	door.Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	s.registerAdmin(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		oaidoor.WriteError(w, (&notFound{path: r.URL.Path}).err())
+	})
+	return s.middleware(mux)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if !s.ready.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"shutting down"}`))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"store unavailable"}`))
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ready"}`))
+}
+
+// endpointOf names a path for metrics with a bounded set of values.
+func endpointOf(path string) string {
+	switch {
+	case path == "/v1/chat/completions":
+		return "chat"
+	case path == "/v1/embeddings":
+		return "embeddings"
+	case strings.HasPrefix(path, "/v1/models"):
+		return "models"
+	case strings.HasPrefix(path, "/admin/"):
+		return "admin"
+	case path == "/metrics", path == "/healthz", path == "/readyz":
+		return "ops"
+	}
+	return "other"
+}
