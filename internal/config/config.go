@@ -1,0 +1,422 @@
+// Package config reads Causeway's YAML configuration: it substitutes
+// ${VAR} references from the environment, decodes strictly (an unknown
+// key is an error with its line and column), applies defaults and
+// validates the whole, reporting every problem at once.
+//
+// It must never print a secret: api keys and the admin key are Secret,
+// which redacts itself in fmt, slog and JSON, and decode errors never
+// quote the (substituted) source around the error.
+//
+// The doc comment of every field is the configuration reference: keep
+// each a full sentence a user can read without the code.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/causeway-ai/causeway/internal/billing"
+)
+
+// Defaults applied when a field is absent.
+const (
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultStore           = "./causeway-data/causeway.db"
+	DefaultLogLevel        = "info"
+	DefaultMaxBodyBytes    = 8 << 20
+	DefaultFlushInterval   = Duration(200 * time.Millisecond)
+	DefaultBatchSize       = 256
+	DefaultDrainTimeout    = Duration(30 * time.Second)
+	DefaultShutdownTimeout = Duration(30 * time.Second)
+	DefaultConnectTimeout  = Duration(5 * time.Second)
+	DefaultFirstToken      = Duration(60 * time.Second)
+	DefaultIdleTimeout     = Duration(60 * time.Second)
+	DefaultTotalTimeout    = Duration(10 * time.Minute)
+	DefaultMaxIdleConns    = 256
+)
+
+// Environment variables that supply defaults.
+const (
+	EnvStore    = "CAUSEWAY_STORE"
+	EnvAdminKey = "CAUSEWAY_ADMIN_KEY"
+)
+
+// ProviderTypes lists the upstream wire protocols a provider may speak.
+// Adding a provider package adds its name here.
+var ProviderTypes = []string{
+	"openai", // OpenAI and OpenAI-compatible servers: vLLM, Ollama, llama.cpp, the Causeway simulator.
+}
+
+// Config is the whole configuration of a Causeway server.
+type Config struct {
+	// Listen is the host:port the gateway serves on. The default,
+	// "127.0.0.1:8080", accepts local connections only; use ":8080" to
+	// listen on every interface.
+	Listen string `yaml:"listen"`
+	// Store is where Causeway keeps keys, usage and state: a SQLite file
+	// path or a postgres:// URL. When absent, the CAUSEWAY_STORE
+	// environment variable is used, and failing that
+	// "./causeway-data/causeway.db".
+	Store string `yaml:"store"`
+	// AdminKey authorises the admin API (Authorization: Bearer <key>).
+	// When absent, the CAUSEWAY_ADMIN_KEY environment variable is used;
+	// when both are empty the admin API is disabled.
+	AdminKey Secret `yaml:"admin_key"`
+	// Log configures the server's logging.
+	Log Log `yaml:"log"`
+	// Limits caps what a single request may ask of the gateway.
+	Limits Limits `yaml:"limits"`
+	// Metering tunes how usage records are written and how long the
+	// gateway keeps reading upstream to learn a request's usage.
+	Metering Metering `yaml:"metering"`
+	// Providers are the upstream services models are served from.
+	Providers []Provider `yaml:"providers"`
+	// Models are the model names (aliases) clients may ask for, each
+	// routed to one or more provider targets.
+	Models []Model `yaml:"models"`
+	// Prices overrides or extends the built-in price catalog, keyed by
+	// upstream model name, in US dollars per million tokens.
+	Prices map[string]PriceUSD `yaml:"prices"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is the minimum level logged: "debug", "info", "warn" or
+	// "error". The default is "info".
+	Level string `yaml:"level"`
+	// Requests turns on the access log: one line per request with its
+	// key, model, status, tokens and latency. The default is true.
+	Requests bool `yaml:"requests"`
+}
+
+// Limits caps requests.
+type Limits struct {
+	// MaxBodyBytes is the largest request body accepted, in bytes; a
+	// larger body is refused with 413. The default is 8388608 (8 MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Metering tunes usage accounting.
+type Metering struct {
+	// FlushInterval is the longest a usage record waits in memory before
+	// it is written to the store, such as "200ms" (the default).
+	FlushInterval Duration `yaml:"flush_interval"`
+	// BatchSize is the most usage records written in one transaction; a
+	// full batch is written without waiting for FlushInterval. The
+	// default is 256.
+	BatchSize int `yaml:"batch_size"`
+	// DrainTimeout is how long the gateway keeps reading an upstream
+	// response after its client has gone away, so the usage it reports
+	// at the end can be billed. The default is "30s".
+	DrainTimeout Duration `yaml:"drain_timeout"`
+	// ShutdownTimeout is how long a stopping server waits for requests
+	// in flight to finish and for buffered usage to be written. The
+	// default is "30s".
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Provider is an upstream service.
+type Provider struct {
+	// Name identifies the provider in model targets and in usage
+	// records. It is required, unique, and made of lower-case letters,
+	// digits, "_" and "-".
+	Name string `yaml:"name"`
+	// Type is the wire protocol the provider speaks. "openai" covers
+	// OpenAI and every OpenAI-compatible server (vLLM, Ollama,
+	// llama.cpp, the Causeway simulator).
+	Type string `yaml:"type"`
+	// BaseURL is the http or https URL requests are sent under, such as
+	// "https://api.openai.com/v1". It is required.
+	BaseURL string `yaml:"base_url"`
+	// APIKey is the credential sent upstream. Write it as a reference
+	// such as "${OPENAI_API_KEY}" rather than in the file; it is never
+	// logged.
+	APIKey Secret `yaml:"api_key"`
+	// Headers are extra HTTP headers sent with every upstream request.
+	Headers map[string]string `yaml:"headers"`
+	// Timeouts bound each upstream attempt.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// MaxIdleConns is the number of idle keep-alive connections kept
+	// open to the provider's host. The default is 256.
+	MaxIdleConns int `yaml:"max_idle_conns"`
+}
+
+// Timeouts bound an upstream attempt. A duration is written with a unit,
+// such as "250ms", "5s" or "10m"; an absent or zero value takes the
+// default.
+type Timeouts struct {
+	// Connect bounds establishing the connection, TLS included. The
+	// default is "5s".
+	Connect Duration `yaml:"connect"`
+	// FirstToken bounds the wait from sending the request to the first
+	// byte of the response; until then the router may still fail over to
+	// another target. The default is "60s".
+	FirstToken Duration `yaml:"first_token"`
+	// Idle bounds the silence between two chunks of a streamed
+	// response. The default is "60s".
+	Idle Duration `yaml:"idle"`
+	// Total bounds the whole attempt, streaming included. The default is
+	// "10m".
+	Total Duration `yaml:"total"`
+}
+
+// Model is a model name clients may use.
+type Model struct {
+	// Alias is the name clients send as "model". It is required and
+	// unique.
+	Alias string `yaml:"alias"`
+	// Targets are where the alias is served, tried in order: when one
+	// fails before it has answered, the next is tried. At least one is
+	// required.
+	Targets []Target `yaml:"targets"`
+}
+
+// Target is one upstream model an alias may be served by.
+type Target struct {
+	// Provider is the name of a provider in the providers section.
+	Provider string `yaml:"provider"`
+	// Model is the model name sent upstream, such as "gpt-4o-mini".
+	Model string `yaml:"model"`
+	// Price is what this target costs. When absent, the prices section
+	// and then the built-in catalog are consulted by Model; a target
+	// priced by none of them is served at no cost, with a warning at
+	// startup.
+	Price *PriceUSD `yaml:"price"`
+}
+
+// Load reads the configuration file at path, substitutes ${VAR}
+// references from the process environment, decodes it strictly, applies
+// defaults and validates it.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(data, os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse is Load for a configuration already in memory, with getenv in
+// place of the process environment (os.LookupEnv has its signature). It
+// is used by Load and by tests.
+func Parse(data []byte, getenv func(string) (string, bool)) (*Config, error) {
+	expanded, err := expand(data, getenv)
+	if err != nil {
+		return nil, err
+	}
+	c := defaults()
+	if err := decode(expanded, c); err != nil {
+		return nil, err
+	}
+	c.applyDefaults(getenv)
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// defaults returns the configuration of an empty file, before the
+// environment and per-provider defaults are applied. Decoding on top of
+// it keeps a default wherever the file is silent, which a zero value
+// cannot do for a bool such as log.requests.
+func defaults() *Config {
+	return &Config{
+		Listen: DefaultListen,
+		Log:    Log{Level: DefaultLogLevel, Requests: true},
+		Limits: Limits{MaxBodyBytes: DefaultMaxBodyBytes},
+		Metering: Metering{
+			FlushInterval:   DefaultFlushInterval,
+			BatchSize:       DefaultBatchSize,
+			DrainTimeout:    DefaultDrainTimeout,
+			ShutdownTimeout: DefaultShutdownTimeout,
+		},
+	}
+}
+
+// applyDefaults fills what decoding on top of defaults() cannot: values
+// from the environment, defaults inside list elements, and fields the
+// file set to zero (an explicit 0 or "" means the default too).
+func (c *Config) applyDefaults(getenv func(string) (string, bool)) {
+	setDefault(&c.Listen, DefaultListen)
+	if c.Store == "" {
+		c.Store = DefaultStore
+		if v, ok := getenv(EnvStore); ok && v != "" {
+			c.Store = v
+		}
+	}
+	if c.AdminKey == "" {
+		if v, ok := getenv(EnvAdminKey); ok {
+			c.AdminKey = Secret(v)
+		}
+	}
+	setDefault(&c.Log.Level, DefaultLogLevel)
+	setDefault(&c.Limits.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.Metering.FlushInterval, DefaultFlushInterval)
+	setDefault(&c.Metering.BatchSize, DefaultBatchSize)
+	setDefault(&c.Metering.DrainTimeout, DefaultDrainTimeout)
+	setDefault(&c.Metering.ShutdownTimeout, DefaultShutdownTimeout)
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		setDefault(&p.Timeouts.Connect, DefaultConnectTimeout)
+		setDefault(&p.Timeouts.FirstToken, DefaultFirstToken)
+		setDefault(&p.Timeouts.Idle, DefaultIdleTimeout)
+		setDefault(&p.Timeouts.Total, DefaultTotalTimeout)
+		setDefault(&p.MaxIdleConns, DefaultMaxIdleConns)
+	}
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// decode decodes one YAML document strictly into c. An empty document
+// leaves c as it is.
+func decode(data []byte, c *Config) (err error) {
+	// The decoder is a third-party parser fed operator input; a bug in
+	// it must surface as a bad config, not a crashed server.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decode config: YAML parser failed: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.Strict())
+	// Decode into a copy: go-yaml zeroes its target on an empty document.
+	into := *c
+	switch err := dec.Decode(&into); {
+	case errors.Is(err, io.EOF):
+		return nil // empty: keep the defaults
+	case err != nil:
+		return decodeError(err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("config must be a single YAML document")
+	}
+	*c = into
+	return nil
+}
+
+// PositionError is a configuration error at a place in the file.
+type PositionError struct {
+	// Line and Column locate the error, counting from 1.
+	Line, Column int
+	// Msg says what is wrong.
+	Msg string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+func (e *PositionError) Error() string {
+	return fmt.Sprintf("line %d:%d: %s", e.Line, e.Column, e.Msg)
+}
+
+func (e *PositionError) Unwrap() error { return e.Err }
+
+// decodeError rewrites a YAML error as a PositionError without the
+// source excerpt go-yaml would print: the source has been through
+// ${VAR} substitution and may hold secrets.
+func decodeError(err error) error {
+	if pe, ok := errors.AsType[*PositionError](err); ok {
+		return pe
+	}
+	ye, ok := errors.AsType[yaml.Error](err)
+	if !ok || ye.GetToken() == nil {
+		return fmt.Errorf("decode config: %w", err)
+	}
+	pos := ye.GetToken().Position
+	msg := ye.GetMessage()
+	if te, ok := errors.AsType[*yaml.TypeError](err); ok && te.DstType != nil && te.SrcType != nil {
+		msg = fmt.Sprintf("want %s, got %s", kindName(te.DstType), kindName(te.SrcType))
+	}
+	return &PositionError{Line: pos.Line, Column: pos.Column, Msg: msg, Err: err}
+}
+
+// kindName names a Go type the way a YAML author thinks of it.
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "a boolean (true or false)"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	case reflect.Pointer:
+		return kindName(t.Elem())
+	}
+	return t.String()
+}
+
+// Alias returns the model with the given alias.
+func (c *Config) Alias(name string) (*Model, bool) {
+	for i := range c.Models {
+		if c.Models[i].Alias == name {
+			return &c.Models[i], true
+		}
+	}
+	return nil, false
+}
+
+// Provider returns the provider with the given name.
+func (c *Config) Provider(name string) (*Provider, bool) {
+	for i := range c.Providers {
+		if c.Providers[i].Name == name {
+			return &c.Providers[i], true
+		}
+	}
+	return nil, false
+}
+
+// Catalog returns the built-in price catalog with the prices section
+// applied on top.
+func (c *Config) Catalog() *billing.Catalog {
+	over := make(map[string]billing.Price, len(c.Prices))
+	for name, p := range c.Prices {
+		over[name] = p.Price()
+	}
+	return billing.DefaultCatalog().With(over)
+}
+
+// TargetPrice returns what t costs: its own price if it has one, else the
+// catalog's price for its upstream model. ok is false when neither
+// prices it (the target is then served at no cost).
+func TargetPrice(t Target, catalog *billing.Catalog) (p billing.Price, ok bool) {
+	if t.Price != nil {
+		return t.Price.Price(), true
+	}
+	return catalog.Lookup(t.Model)
+}
+
+// Warnings returns problems that do not stop the server but that an
+// operator should see at startup, such as targets without a price.
+func (c *Config) Warnings() []string {
+	var w []string
+	cat := c.Catalog()
+	for i, m := range c.Models {
+		for j, t := range m.Targets {
+			if _, ok := TargetPrice(t, cat); !ok {
+				w = append(w, fmt.Sprintf("models[%d].targets[%d]: no price for upstream model %q (alias %q): its usage is recorded at no cost; set price on the target or add it to prices", i, j, t.Model, m.Alias))
+			}
+		}
+	}
+	return w
+}
