@@ -194,7 +194,7 @@ func (p *Provider) post(ctx context.Context, url string, body []byte, stream boo
 
 // Chat implements the gateway's Provider.
 func (p *Provider) Chat(ctx context.Context, req *llm.Request) (llm.Stream, error) {
-	body, err := encodeChat(req)
+	body, err := EncodeChatRequest(req)
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInvalid, Message: "could not encode the request for the upstream", Err: err}
 	}
@@ -221,11 +221,11 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (llm.Stream, erro
 		if err != nil {
 			return nil, wd.explain(ctx, err)
 		}
-		var w wire.ChatResponse
-		if err := json.Unmarshal(b, &w); err != nil {
-			return nil, &llm.Error{Kind: llm.KindUpstream, Status: resp.StatusCode, Message: "the upstream returned a response that is not valid chat completion JSON", Err: err}
+		evs, err := DecodeResponse(b)
+		if err != nil {
+			return nil, err
 		}
-		return &sliceStream{events: wholeEvents(&w)}, nil
+		return &sliceStream{events: evs}, nil
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/event-stream") {
 		resp.Body.Close()

@@ -9,9 +9,9 @@ import (
 	wire "github.com/causeway-ai/causeway/internal/schema/openai"
 )
 
-// encodeChat builds the upstream body for req. Streaming requests always
+// EncodeChatRequest builds the upstream body for req. Streaming requests always
 // ask for usage, whatever the client asked, so that metering is exact.
-func encodeChat(req *llm.Request) ([]byte, error) {
+func EncodeChatRequest(req *llm.Request) ([]byte, error) {
 	w := wire.ChatRequest{
 		Model:             req.UpstreamModel,
 		Stream:            req.Stream,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"time"
 
 	"github.com/causeway-ai/causeway/internal/llm"
 	wire "github.com/causeway-ai/causeway/internal/schema/openai"
@@ -173,4 +174,21 @@ func (s *stream) Close() error {
 	s.wd.stop()
 	s.cancel()
 	return s.body.Close()
+}
+
+// DecodeStream decodes an OpenAI-format SSE stream with no timeouts; the
+// golden translation tests use it.
+func DecodeStream(r io.Reader) llm.Stream {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &stream{ctx: ctx, cancel: cancel, wd: newWatchdog(time.Hour, time.Hour, cancel),
+		body: io.NopCloser(r), r: sse.NewReader(r, 1<<20)}
+}
+
+// DecodeResponse decodes a whole chat.completion body into events.
+func DecodeResponse(body []byte) ([]llm.Event, error) {
+	var w wire.ChatResponse
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream returned a response that is not valid chat completion JSON", Err: err}
+	}
+	return wholeEvents(&w), nil
 }
