@@ -120,5 +120,3 @@ func TestOpenAIToOpenAIWhole(t *testing.T) {
 		return indent(t, b)
 	})
 }
-
-
