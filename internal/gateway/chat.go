@@ -40,6 +40,7 @@ type Call struct {
 	UpstreamModel string
 
 	pending  []llm.Event
+	buffered interface{ Buffered() bool }
 	usage    llm.Usage
 	sawUsage bool
 	outChars int
@@ -119,6 +120,7 @@ func (g *Gateway) try(ctx context.Context, p *identity.Principal, alias *Alias, 
 	st, err := t.Provider.Chat(upCtx, &r)
 	if err == nil {
 		c.stream = st
+		c.buffered, _ = st.(interface{ Buffered() bool })
 		err = c.preamble()
 	}
 	if err != nil {
@@ -201,6 +203,16 @@ func (c *Call) Next() (llm.Event, error) {
 	}
 	c.observe(&ev)
 	return ev, nil
+}
+
+// Buffered reports whether the next event is already at hand, so a door
+// may hold its write until it has sent everything that arrived together.
+// Coalescing writes this way adds no latency.
+func (c *Call) Buffered() bool {
+	if len(c.pending) > 0 {
+		return true
+	}
+	return c.buffered != nil && !c.eof && c.err == nil && c.buffered.Buffered()
 }
 
 // Usage returns the usage seen so far.

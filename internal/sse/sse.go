@@ -93,6 +93,10 @@ func (r *Reader) Next() (Event, error) {
 	}
 }
 
+// Buffered returns the number of bytes read from the stream but not yet
+// returned as events.
+func (r *Reader) Buffered() int { return r.br.Buffered() }
+
 // readLine returns one line without its terminator (LF, CRLF or CR-less).
 func (r *Reader) readLine() ([]byte, error) {
 	r.line = r.line[:0]

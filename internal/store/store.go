@@ -61,6 +61,8 @@ type Store struct {
 	// one for a 100-row usage insert holds about 1 MB of server memory, per
 	// batch size, per connection. Elsewhere it is empty.
 	bulkExec []any
+	// insertOne is the prepared one-row usage INSERT on SQLite's writer.
+	insertOne *sql.Stmt
 }
 
 // Open opens the store named by dsn and brings its schema up to date.
@@ -85,6 +87,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if s.dialect == DialectSQLite {
+		if s.insertOne, err = s.w.PrepareContext(ctx, rebindPositional(insertUsageSQL(1))); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("store: prepare usage insert: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -179,6 +187,9 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 
 // Close closes the store's connections.
 func (s *Store) Close() error {
+	if s.insertOne != nil {
+		s.insertOne.Close()
+	}
 	if s.r == s.w {
 		return s.w.Close()
 	}

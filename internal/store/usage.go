@@ -83,6 +83,21 @@ func (s *Store) InsertUsage(ctx context.Context, recs []billing.Record) error {
 		return fmt.Errorf("store: insert usage: %w", err)
 	}
 	defer tx.Rollback()
+	if s.dialect == DialectSQLite {
+		// SQLite runs in-process: a prepared one-row INSERT stepped once
+		// per record costs less than parsing a fresh multi-row statement.
+		stmt := tx.StmtContext(ctx, s.insertOne)
+		for i := range recs {
+			r := &recs[i]
+			if _, err := stmt.ExecContext(ctx, usageArgs(r)...); err != nil {
+				return fmt.Errorf("store: insert usage: %w", err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: insert usage: %w", err)
+		}
+		return nil
+	}
 	args := make([]any, 0, len(s.bulkExec)+min(len(recs), usageChunk)*usageArity)
 	for chunk := range slices.Chunk(recs, usageChunk) {
 		var query string
@@ -116,6 +131,19 @@ func (s *Store) InsertUsage(ctx context.Context, recs []billing.Record) error {
 		return fmt.Errorf("store: insert usage: %w", err)
 	}
 	return nil
+}
+
+func usageArgs(r *billing.Record) []any {
+	streamed := 0
+	if r.Streamed {
+		streamed = 1
+	}
+	return []any{
+		r.RequestID, r.Attempt, r.Tenant, r.KeyID, r.Team, r.User,
+		r.Endpoint, r.Alias, r.Provider, r.UpstreamModel,
+		r.InputTokens, r.OutputTokens, r.CachedTokens, r.CacheWrite, r.Reasoning,
+		r.CostNanoUSD, r.Status, r.HTTPStatus, r.ErrorKind, streamed,
+		micros(r.StartedAt), r.Latency.Microseconds(), r.TTFT.Microseconds()}
 }
 
 // usageWhere turns a filter into a WHERE clause. The tenant is required:

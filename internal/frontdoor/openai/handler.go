@@ -136,7 +136,7 @@ func (h *Handler) stream(w http.ResponseWriter, call *gateway.Call, opts ChatOpt
 			return
 		}
 		buf = enc.Encode(buf, &ev)
-		if len(buf) == 0 {
+		if len(buf) == 0 || call.Buffered() {
 			continue
 		}
 		if _, werr := w.Write(buf); werr != nil {

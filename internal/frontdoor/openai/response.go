@@ -3,6 +3,7 @@ package openai
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/causeway-ai/causeway/internal/llm"
@@ -23,6 +24,43 @@ type ChunkEncoder struct {
 	chunk wire.ChatChunk
 	one   [1]wire.ChunkChoice
 	tc    [1]wire.ToolCall
+	// prefix and suffix frame a text delta; built on first use, they give
+	// the same bytes json.Marshal would (a test holds them to it).
+	prefix, suffix []byte
+}
+
+// textChunk appends a text-delta chunk without reflection: a stream has
+// one per token.
+func (e *ChunkEncoder) textChunk(dst []byte, choice int, text string) []byte {
+	if e.prefix == nil {
+		id, _ := json.Marshal(e.ID)
+		model, _ := json.Marshal(e.Model)
+		e.prefix = append(e.prefix, `{"id":`...)
+		e.prefix = append(e.prefix, id...)
+		e.prefix = append(e.prefix, `,"object":"chat.completion.chunk","created":`...)
+		e.prefix = strconv.AppendInt(e.prefix, e.Created, 10)
+		e.prefix = append(e.prefix, `,"model":`...)
+		e.prefix = append(e.prefix, model...)
+		e.prefix = append(e.prefix, `,"choices":[{"index":`...)
+		e.suffix = append(e.suffix, `},"finish_reason":null}]`...)
+		if e.Fingerprint != "" {
+			fp, _ := json.Marshal(e.Fingerprint)
+			e.suffix = append(e.suffix, `,"system_fingerprint":`...)
+			e.suffix = append(e.suffix, fp...)
+		}
+		e.suffix = append(e.suffix, '}')
+	}
+	t, err := json.Marshal(text)
+	if err != nil {
+		return dst
+	}
+	dst = append(dst, "data: "...)
+	dst = append(dst, e.prefix...)
+	dst = strconv.AppendInt(dst, int64(choice), 10)
+	dst = append(dst, `,"delta":{"content":`...)
+	dst = append(dst, t...)
+	dst = append(dst, e.suffix...)
+	return append(dst, '\n', '\n')
 }
 
 // Encode appends the SSE encoding of ev to dst. Events with no OpenAI
@@ -38,8 +76,7 @@ func (e *ChunkEncoder) Encode(dst []byte, ev *llm.Event) []byte {
 		ch.Delta.Role = "assistant"
 		ch.Delta.Content = &empty
 	case llm.EventText:
-		text := ev.Text
-		ch.Delta.Content = &text
+		return e.textChunk(dst, ev.Choice, ev.Text)
 	case llm.EventRefusal:
 		text := ev.Text
 		ch.Delta.Refusal = &text

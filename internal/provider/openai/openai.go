@@ -112,9 +112,11 @@ func New(cfg Config) *Provider {
 func (p *Provider) Name() string { return p.cfg.Name }
 
 // watchdog cancels a call whose upstream is silent for too long and
-// remembers why, so the error says which timeout fired.
+// remembers why, so the error says which timeout fired. It uses one timer,
+// reset on every event.
 type watchdog struct {
 	t      *time.Timer
+	state  atomic.Int32 // 0 waiting for the first event, 3 streaming
 	fired  atomic.Int32 // 1 first token, 2 idle
 	idle   time.Duration
 	first  time.Duration
@@ -123,15 +125,22 @@ type watchdog struct {
 
 func newWatchdog(first, idle time.Duration, cancel context.CancelFunc) *watchdog {
 	w := &watchdog{idle: idle, first: first, cancel: cancel}
-	w.t = time.AfterFunc(first, func() { w.fired.CompareAndSwap(0, 1); cancel() })
+	w.t = time.AfterFunc(first, func() {
+		if w.state.Load() == 0 {
+			w.fired.CompareAndSwap(0, 1)
+		} else {
+			w.fired.CompareAndSwap(0, 2)
+		}
+		cancel()
+	})
 	return w
 }
 
-// tick records progress: the first one switches to the idle timeout.
+// tick records progress: the upstream has until the idle timeout to send
+// the next event.
 func (w *watchdog) tick() {
-	if w.t.Stop() {
-		w.t = time.AfterFunc(w.idle, func() { w.fired.CompareAndSwap(0, 2); w.cancel() })
-	}
+	w.state.Store(3)
+	w.t.Reset(w.idle)
 }
 
 func (w *watchdog) stop() { w.t.Stop() }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/tidwall/gjson"
 	"io"
 	"time"
 
@@ -82,7 +83,6 @@ type stream struct {
 	started bool
 	roles   uint64 // bit per choice index < 64 whose role was announced
 	done    bool
-	chunk   wire.ChatChunk
 }
 
 var doneMarker = []byte("[DONE]")
@@ -119,56 +119,89 @@ func (s *stream) Next() (llm.Event, error) {
 	}
 }
 
+// decode turns one chunk into events. It reads the chunk with gjson rather
+// than encoding/json: a stream has one chunk per token, and decoding into
+// structs by reflection was the gateway's largest cost per chunk.
 func (s *stream) decode(data []byte) error {
-	// An error object mid-stream ends the stream with that error.
-	if bytes.HasPrefix(data, []byte(`{"error"`)) {
-		var eb wire.ErrorBody
-		if json.Unmarshal(data, &eb) == nil {
-			return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream reported an error mid-stream: " + eb.Error.Message}
-		}
+	if !gjson.ValidBytes(data) {
+		return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream sent a malformed stream chunk"}
 	}
-	c := &s.chunk
-	*c = wire.ChatChunk{}
-	if err := json.Unmarshal(data, c); err != nil {
-		return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream sent a malformed stream chunk", Err: err}
+	root := gjson.ParseBytes(data)
+	if !root.IsObject() {
+		return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream sent a stream chunk that is not a JSON object"}
+	}
+	// An error object mid-stream ends the stream with that error.
+	if e := root.Get("error"); e.Exists() && e.Type != gjson.Null {
+		msg := e.Get("message").String()
+		if msg == "" {
+			msg = e.Raw
+		}
+		return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream reported an error mid-stream: " + msg}
 	}
 	if !s.started {
 		s.started = true
-		s.queue = append(s.queue, llm.Event{Type: llm.EventStart, ID: c.ID, Model: c.Model, Created: c.Created, SystemFingerprint: c.SystemFingerprint})
+		s.queue = append(s.queue, llm.Event{Type: llm.EventStart, ID: root.Get("id").String(), Model: root.Get("model").String(),
+			Created: root.Get("created").Int(), SystemFingerprint: root.Get("system_fingerprint").String()})
 	}
-	for i := range c.Choices {
-		ch := &c.Choices[i]
-		d := &ch.Delta
-		if ch.Index >= 0 && ch.Index < 64 && s.roles&(1<<ch.Index) == 0 {
-			s.roles |= 1 << ch.Index
-			s.queue = append(s.queue, llm.Event{Type: llm.EventRole, Choice: ch.Index})
+	var bad error
+	root.Get("choices").ForEach(func(_, ch gjson.Result) bool {
+		idx := int(ch.Get("index").Int())
+		if idx < 0 || idx > 127 {
+			bad = &llm.Error{Kind: llm.KindUpstream, Message: "the upstream sent a stream chunk with an out-of-range choice index"}
+			return false
 		}
-		if d.ReasoningContent != "" {
-			s.queue = append(s.queue, llm.Event{Type: llm.EventReasoning, Choice: ch.Index, Text: d.ReasoningContent})
+		if idx < 64 && s.roles&(1<<idx) == 0 {
+			s.roles |= 1 << idx
+			s.queue = append(s.queue, llm.Event{Type: llm.EventRole, Choice: idx})
 		}
-		if d.Content != nil && *d.Content != "" {
-			s.queue = append(s.queue, llm.Event{Type: llm.EventText, Choice: ch.Index, Text: *d.Content})
+		d := ch.Get("delta")
+		if v := d.Get("reasoning_content"); v.Type == gjson.String && v.Str != "" {
+			s.queue = append(s.queue, llm.Event{Type: llm.EventReasoning, Choice: idx, Text: v.Str})
 		}
-		if d.Refusal != nil && *d.Refusal != "" {
-			s.queue = append(s.queue, llm.Event{Type: llm.EventRefusal, Choice: ch.Index, Text: *d.Refusal})
+		if v := d.Get("content"); v.Type == gjson.String && v.Str != "" {
+			s.queue = append(s.queue, llm.Event{Type: llm.EventText, Choice: idx, Text: v.Str})
 		}
-		for j, tc := range d.ToolCalls {
-			idx := j
-			if tc.Index != nil {
-				idx = *tc.Index
+		if v := d.Get("refusal"); v.Type == gjson.String && v.Str != "" {
+			s.queue = append(s.queue, llm.Event{Type: llm.EventRefusal, Choice: idx, Text: v.Str})
+		}
+		j := 0
+		d.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
+			ti := j
+			if v := tc.Get("index"); v.Exists() {
+				ti = int(v.Int())
 			}
-			s.queue = append(s.queue, llm.Event{Type: llm.EventToolCall, Choice: ch.Index, ToolIndex: idx,
-				ToolCall: llm.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}})
+			j++
+			if ti < 0 || ti > 1023 {
+				bad = &llm.Error{Kind: llm.KindUpstream, Message: "the upstream sent a tool call with an out-of-range index"}
+				return false
+			}
+			fn := tc.Get("function")
+			s.queue = append(s.queue, llm.Event{Type: llm.EventToolCall, Choice: idx, ToolIndex: ti,
+				ToolCall: llm.ToolCall{ID: tc.Get("id").String(), Name: fn.Get("name").String(), Arguments: fn.Get("arguments").String()}})
+			return true
+		})
+		if v := ch.Get("finish_reason"); v.Type == gjson.String && v.Str != "" {
+			s.queue = append(s.queue, llm.Event{Type: llm.EventFinish, Choice: idx, FinishReason: llm.FinishReason(v.Str)})
 		}
-		if ch.FinishReason != nil && *ch.FinishReason != "" {
-			s.queue = append(s.queue, llm.Event{Type: llm.EventFinish, Choice: ch.Index, FinishReason: llm.FinishReason(*ch.FinishReason)})
-		}
+		return bad == nil
+	})
+	if bad != nil {
+		return bad
 	}
-	if c.Usage != nil {
-		s.queue = append(s.queue, llm.Event{Type: llm.EventUsage, Usage: usageFromWire(c.Usage)})
+	if u := root.Get("usage"); u.IsObject() {
+		s.queue = append(s.queue, llm.Event{Type: llm.EventUsage, Usage: llm.Usage{
+			InputTokens:       u.Get("prompt_tokens").Int(),
+			OutputTokens:      u.Get("completion_tokens").Int(),
+			CachedInputTokens: u.Get("prompt_tokens_details.cached_tokens").Int(),
+			ReasoningTokens:   u.Get("completion_tokens_details.reasoning_tokens").Int(),
+		}})
 	}
 	return nil
 }
+
+// Buffered reports whether more of the stream has already arrived, so the
+// door can write it out together with what it has.
+func (s *stream) Buffered() bool { return s.qi < len(s.queue) || s.r.Buffered() > 0 }
 
 func (s *stream) Close() error {
 	s.wd.stop()
