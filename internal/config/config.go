@@ -51,8 +51,15 @@ const (
 // ProviderTypes lists the upstream wire protocols a provider may speak.
 // Adding a provider package adds its name here.
 var ProviderTypes = []string{
-	"openai", // OpenAI and OpenAI-compatible servers: vLLM, Ollama, llama.cpp, the Causeway simulator.
+	"openai",    // OpenAI and OpenAI-compatible servers: vLLM, Ollama, llama.cpp, the Causeway simulator.
+	"azure",     // Azure OpenAI: deployment URLs, api-version, api-key or Microsoft Entra token.
+	"anthropic", // Anthropic Messages API.
+	"bedrock",   // AWS Bedrock Converse and ConverseStream, SigV4-signed.
+	"gemini",    // Google Gemini (Generative Language API, or Vertex AI).
 }
+
+// baseURLOptional lists the provider types that have a default base URL.
+var baseURLOptional = []string{"anthropic", "bedrock", "gemini"}
 
 // Config is the whole configuration of a Causeway server.
 type Config struct {
@@ -146,6 +153,35 @@ type Provider struct {
 	// MaxIdleConns is the number of idle keep-alive connections kept
 	// open to the provider's host. The default is 256.
 	MaxIdleConns int `yaml:"max_idle_conns"`
+	// APIVersion is the protocol version the provider is called with:
+	// Azure's api-version query parameter (default "2024-10-21"; "v1"
+	// selects the /openai/v1/ surface), or Anthropic's anthropic-version
+	// header (default "2023-06-01"). Other types ignore it.
+	APIVersion string `yaml:"api_version"`
+	// Auth selects how the provider authenticates when it has more than
+	// one way. Azure: "api-key" (the default; APIKey in the api-key
+	// header) or "entra" (APIKey is a Microsoft Entra bearer token).
+	// Gemini: "api-key" (the default; the x-goog-api-key header) or
+	// "vertex" (Vertex AI with the service account in CredentialsFile).
+	Auth string `yaml:"auth"`
+	// Region is the cloud region: Bedrock's AWS region such as
+	// "us-east-1" (required for bedrock), or Vertex AI's location such as
+	// "us-central1".
+	Region string `yaml:"region"`
+	// AccessKeyID, SecretAccessKey and SessionToken are static AWS
+	// credentials for Bedrock. When AccessKeyID is empty the standard AWS
+	// credential chain is used (environment, shared config and
+	// credentials files, container and instance roles).
+	AccessKeyID Secret `yaml:"access_key_id"`
+	// SecretAccessKey pairs with AccessKeyID.
+	SecretAccessKey Secret `yaml:"secret_access_key"`
+	// SessionToken is the AWS session token of temporary credentials.
+	SessionToken Secret `yaml:"session_token"`
+	// Project is the Google Cloud project of a Vertex AI provider.
+	Project string `yaml:"project"`
+	// CredentialsFile is the path of a Google service-account JSON key
+	// for Vertex AI. When empty, GOOGLE_APPLICATION_CREDENTIALS is used.
+	CredentialsFile string `yaml:"credentials_file"`
 }
 
 // Timeouts bound an upstream attempt. A duration is written with a unit,
@@ -184,6 +220,9 @@ type Target struct {
 	Provider string `yaml:"provider"`
 	// Model is the model name sent upstream, such as "gpt-4o-mini".
 	Model string `yaml:"model"`
+	// Deployment is the Azure OpenAI deployment name, when it differs
+	// from Model. Model still names the underlying model, for pricing.
+	Deployment string `yaml:"deployment"`
 	// Price is what this target costs. When absent, the prices section
 	// and then the built-in catalog are consulted by Model; a target
 	// priced by none of them is served at no cost, with a warning at

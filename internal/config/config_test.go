@@ -547,7 +547,7 @@ prices:
 
 func TestProviderTypesKnown(t *testing.T) {
 	for _, typ := range ProviderTypes {
-		doc := fmt.Sprintf("providers:\n  - {name: p, type: %s, base_url: \"http://h\"}\n", typ)
+		doc := fmt.Sprintf("providers:\n  - {name: p, type: %s, base_url: \"http://h\", region: us-east-1}\n", typ)
 		if _, err := Parse([]byte(doc), env()); err != nil {
 			t.Errorf("type %s: %v", typ, err)
 		}

@@ -63,7 +63,9 @@ func (c *Config) Validate() error {
 			v.addf(path+".type", "%q is not a known provider type: one of %s", p.Type, strings.Join(ProviderTypes, ", "))
 		}
 		if p.BaseURL == "" {
-			v.addf(path+".base_url", "is required")
+			if !slices.Contains(baseURLOptional, p.Type) {
+				v.addf(path+".base_url", "is required")
+			}
 		} else if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.addf(path+".base_url", "%q is not an http or https URL", p.BaseURL)
 		} else if u.RawQuery != "" || u.Fragment != "" {
@@ -80,6 +82,26 @@ func (c *Config) Validate() error {
 		v.positive(path+".timeouts.first_token", p.Timeouts.FirstToken)
 		v.positive(path+".timeouts.idle", p.Timeouts.Idle)
 		v.positive(path+".timeouts.total", p.Timeouts.Total)
+		switch p.Type {
+		case "bedrock":
+			if p.Region == "" {
+				v.addf(path+".region", "is required for bedrock, e.g. us-east-1")
+			}
+			if (p.AccessKeyID == "") != (p.SecretAccessKey == "") {
+				v.addf(path+".access_key_id", "access_key_id and secret_access_key go together")
+			}
+		case "azure":
+			if p.Auth != "" && p.Auth != "api-key" && p.Auth != "entra" {
+				v.addf(path+".auth", "%q is not one of api-key, entra", p.Auth)
+			}
+		case "gemini":
+			if p.Auth != "" && p.Auth != "api-key" && p.Auth != "vertex" {
+				v.addf(path+".auth", "%q is not one of api-key, vertex", p.Auth)
+			}
+			if p.Auth == "vertex" && (p.Project == "" || p.Region == "") {
+				v.addf(path+".project", "project and region are required for vertex")
+			}
+		}
 		if p.MaxIdleConns <= 0 {
 			v.addf(path+".max_idle_conns", "must be positive, got %d", p.MaxIdleConns)
 		}

@@ -30,7 +30,23 @@ const (
 	PartImage PartType = "image"
 	PartAudio PartType = "audio"
 	PartFile  PartType = "file"
+	// PartThinking is an assistant's reasoning text (Text) with the
+	// provider's Signature, replayed only to the same provider family.
+	PartThinking PartType = "thinking"
+	// PartRedactedThinking is encrypted reasoning (Data), replayed only to
+	// the same provider family.
+	PartRedactedThinking PartType = "redacted_thinking"
 )
+
+// CacheControl marks a prompt-caching breakpoint (Anthropic's
+// cache_control; Bedrock's cachePoint).
+type CacheControl struct {
+	// Type is "ephemeral".
+	Type string `json:"type"`
+	// TTL is the cache lifetime such as "5m" or "1h"; empty means the
+	// provider default.
+	TTL string `json:"ttl,omitempty"`
+}
 
 // Part is one piece of a message's content.
 type Part struct {
@@ -48,6 +64,13 @@ type Part struct {
 	Filename string `json:"filename,omitempty"`
 	// FileID references an upstream file for file parts.
 	FileID string `json:"file_id,omitempty"`
+	// MediaType is the MIME type of inline data (images as base64 in
+	// Data rather than ImageURL, documents), e.g. "image/png".
+	MediaType string `json:"media_type,omitempty"`
+	// Signature authenticates a thinking part to the provider that made it.
+	Signature string `json:"signature,omitempty"`
+	// CacheControl marks a prompt-caching breakpoint after this part.
+	CacheControl *CacheControl `json:"cache_control,omitempty"`
 }
 
 // Message is one turn of a conversation.
@@ -62,6 +85,11 @@ type Message struct {
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 	// ToolCallID links a tool message to the call it answers.
 	ToolCallID string `json:"tool_call_id,omitempty"`
+	// ToolName is the name of the function a tool message answers, when
+	// the door knows it (Gemini needs it; OpenAI does not send it).
+	ToolName string `json:"tool_name,omitempty"`
+	// IsError marks a tool result that reports a failure.
+	IsError bool `json:"is_error,omitempty"`
 	// Refusal is an assistant's refusal text.
 	Refusal string `json:"refusal,omitempty"`
 	// TextOnly records that Content was sent as a plain string rather than
@@ -100,6 +128,8 @@ type Tool struct {
 	Description string          `json:"description,omitempty"`
 	Parameters  json.RawMessage `json:"parameters,omitempty"`
 	Strict      *bool           `json:"strict,omitempty"`
+	// CacheControl marks a prompt-caching breakpoint after this tool.
+	CacheControl *CacheControl `json:"cache_control,omitempty"`
 }
 
 // ToolChoiceMode says how the model may use tools.
@@ -171,11 +201,29 @@ type Request struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// ReasoningEffort is passed to reasoning models ("low", "medium", "high").
 	ReasoningEffort string `json:"reasoning_effort,omitempty"`
+	// TopK samples from the K most likely tokens (Anthropic, Gemini).
+	TopK *int `json:"top_k,omitempty"`
+	// Thinking enables extended reasoning with a token budget (Anthropic,
+	// Bedrock, Gemini thinking budgets).
+	Thinking *Thinking `json:"thinking,omitempty"`
+	// ExtraHeaders are request headers the client sent for its own wire
+	// family (e.g. anthropic-beta), forwarded only to a provider of
+	// ExtraFamily.
+	ExtraHeaders map[string]string `json:"-"`
 	// Extra holds fields the front door did not understand, to be passed
 	// through verbatim to a provider of the same wire family.
 	Extra map[string]json.RawMessage `json:"-"`
 	// ExtraFamily is the wire family Extra came from (e.g. "openai").
 	ExtraFamily string `json:"-"`
+}
+
+// Thinking configures extended reasoning.
+type Thinking struct {
+	// Enabled turns reasoning on.
+	Enabled bool `json:"enabled"`
+	// BudgetTokens caps the tokens spent reasoning; 0 means the provider
+	// default.
+	BudgetTokens int `json:"budget_tokens,omitempty"`
 }
 
 // EmbeddingRequest is a canonical embeddings request.
@@ -210,6 +258,13 @@ const (
 )
 
 // Usage counts tokens of one upstream call.
+//
+// InputTokens counts the prompt as OpenAI's prompt_tokens does: cache reads
+// included (CachedInputTokens is a subset), cache writes not
+// (CacheWriteTokens come on top, as Anthropic reports them). A codec whose
+// upstream counts differently converts: Anthropic's input_tokens +
+// cache_read_input_tokens is InputTokens; an OpenAI-family door shows
+// InputTokens + CacheWriteTokens as prompt_tokens.
 type Usage struct {
 	InputTokens  int64 `json:"input_tokens"`
 	OutputTokens int64 `json:"output_tokens"`
@@ -244,7 +299,8 @@ const (
 	EventText
 	// EventRefusal carries a refusal delta for Choice.
 	EventRefusal
-	// EventReasoning carries a reasoning-text delta for Choice.
+	// EventReasoning carries a reasoning-text delta for Choice in Text,
+	// and/or the reasoning block's Signature (Anthropic signature_delta).
 	EventReasoning
 	// EventToolCall carries a tool-call delta: ToolIndex identifies the call
 	// within Choice; ToolCall.ID and Name are set on its first delta and
@@ -252,8 +308,13 @@ const (
 	EventToolCall
 	// EventFinish ends Choice with FinishReason.
 	EventFinish
-	// EventUsage carries the call's token usage.
+	// EventUsage carries the call's token usage. A provider sends it once,
+	// after the last content event, with the totals (a provider whose
+	// upstream reports usage in pieces, as Anthropic's does, sums them).
 	EventUsage
+	// EventRedactedReasoning carries encrypted reasoning in Text, to be
+	// replayed only to the same provider family.
+	EventRedactedReasoning
 )
 
 // Event is one canonical stream event. Providers yield them; front doors
@@ -271,6 +332,15 @@ type Event struct {
 	Usage        Usage
 	// SystemFingerprint is passed through from upstream when present.
 	SystemFingerprint string
+	// Signature authenticates a reasoning block (EventReasoning).
+	Signature string
+	// StopSequence is the stop sequence that ended Choice (EventFinish),
+	// when the upstream says which.
+	StopSequence string
+	// Annotations carry upstream-specific results a door may surface as
+	// they are, such as Azure's content_filter_results or Gemini's
+	// safetyRatings, keyed by the upstream's own field name.
+	Annotations map[string]json.RawMessage
 }
 
 // IsContent reports whether the event carries output the client sees as
@@ -278,7 +348,7 @@ type Event struct {
 // commits to an attempt when the first content event arrives.
 func (e *Event) IsContent() bool {
 	switch e.Type {
-	case EventText, EventRefusal, EventReasoning, EventToolCall, EventFinish:
+	case EventText, EventRefusal, EventReasoning, EventRedactedReasoning, EventToolCall, EventFinish:
 		return true
 	}
 	return false

@@ -20,7 +20,6 @@ import (
 	oaidoor "github.com/causeway-ai/causeway/internal/frontdoor/openai"
 	"github.com/causeway-ai/causeway/internal/gateway"
 	"github.com/causeway-ai/causeway/internal/metrics"
-	oaiprov "github.com/causeway-ai/causeway/internal/provider/openai"
 	"github.com/causeway-ai/causeway/internal/store"
 )
 
@@ -103,17 +102,24 @@ func BuildAliases(cfg *config.Config) ([]*gateway.Alias, error) {
 	return aliases, nil
 }
 
+// providerBuilders maps a provider type to its constructor. Each provider
+// type registers itself from its own file (provider_<type>.go).
+var providerBuilders = map[string]func(config.Provider) (gateway.Provider, error){}
+
+// doorRegistrars add a front door's routes; each door registers itself
+// from its own file (door_<name>.go).
+var doorRegistrars []func(s *Server, mux *http.ServeMux)
+
 func buildProvider(p config.Provider) (gateway.Provider, error) {
-	switch p.Type {
-	case oaiprov.Kind:
-		return oaiprov.New(oaiprov.Config{
-			Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey.Reveal(), Headers: p.Headers,
-			ConnectTimeout: p.Timeouts.Connect.Std(), FirstTokenTimeout: p.Timeouts.FirstToken.Std(),
-			IdleTimeout: p.Timeouts.Idle.Std(), TotalTimeout: p.Timeouts.Total.Std(),
-			MaxIdleConns: p.MaxIdleConns,
-		}), nil
+	build, ok := providerBuilders[p.Type]
+	if !ok {
+		return nil, fmt.Errorf("provider %q: type %q is not built into this binary", p.Name, p.Type)
 	}
-	return nil, fmt.Errorf("provider %q: unknown type %q", p.Name, p.Type)
+	prov, err := build(p)
+	if err != nil {
+		return nil, fmt.Errorf("provider %q: %w", p.Name, err)
+	}
+	return prov, nil
 }
 
 // Handler returns the server's HTTP handler.
@@ -179,6 +185,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	door := &oaidoor.Handler{GW: s.gw, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
 	door.Register(mux)
+	for _, register := range doorRegistrars {
+		register(s, mux)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))

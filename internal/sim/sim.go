@@ -145,6 +145,10 @@ func New(opts Options) *Sim {
 	return s
 }
 
+// protocols add the routes of the protocols other than OpenAI's; each
+// registers itself from its own file (anthropic.go, bedrock.go …).
+var protocols []func(s *Sim, m *http.ServeMux)
+
 // routes lists every route.
 func (s *Sim) routes() {
 	m := s.mux
@@ -161,6 +165,10 @@ func (s *Sim) routes() {
 	m.HandleFunc("PUT /sim/latency", s.putLatency)
 	m.HandleFunc("GET /sim/stats", s.getStats)
 	m.HandleFunc("DELETE /sim/stats", s.deleteStats)
+
+	for _, register := range protocols {
+		register(s, m)
+	}
 
 	m.HandleFunc("/", s.openAINotFound)
 }

@@ -120,10 +120,13 @@ func StreamError(dst []byte, err error) []byte {
 }
 
 func usageToWire(u llm.Usage) *wire.Usage {
+	// prompt_tokens is every input token the upstream processed: cache
+	// writes are outside canonical InputTokens, so add them back.
+	in := u.InputTokens + u.CacheWriteTokens
 	return &wire.Usage{
-		PromptTokens:            u.InputTokens,
+		PromptTokens:            in,
 		CompletionTokens:        u.OutputTokens,
-		TotalTokens:             u.InputTokens + u.OutputTokens,
+		TotalTokens:             in + u.OutputTokens,
 		PromptTokensDetails:     &wire.PromptTokensDetails{CachedTokens: u.CachedInputTokens},
 		CompletionTokensDetails: &wire.CompletionTokensDetails{ReasoningTokens: u.ReasoningTokens},
 	}
