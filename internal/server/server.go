@@ -95,7 +95,12 @@ func BuildAliases(cfg *config.Config) ([]*gateway.Alias, error) {
 				return nil, fmt.Errorf("model %q: unknown provider %q", m.Alias, t.Provider)
 			}
 			price, priced := config.TargetPrice(t, cat)
-			a.Targets = append(a.Targets, gateway.Target{Provider: prov, Model: t.Model, Price: price, Priced: priced})
+			upstream := t.Model
+			if t.Deployment != "" {
+				// Azure addresses a deployment; the model names the price.
+				upstream = t.Deployment
+			}
+			a.Targets = append(a.Targets, gateway.Target{Provider: prov, Model: upstream, Price: price, Priced: priced})
 		}
 		aliases = append(aliases, a)
 	}
