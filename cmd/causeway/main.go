@@ -21,8 +21,9 @@ Commands:
   sim            run the upstream simulator
   keys           create, list and revoke virtual keys
   config check   validate a configuration file
-  bench          measure gateway overhead against a pass-through floor
   version        print the version
+
+Benchmarks: go run ./bench/overhead (see bench/README.md).
 
 Run "causeway <command> --help" for a command's flags.
 `
@@ -45,8 +46,6 @@ func main() {
 		err = runKeys(args)
 	case "config":
 		err = runConfig(args)
-	case "bench":
-		err = runBench(args)
 	case "version", "--version", "-v":
 		fmt.Println("causeway", version)
 	case "help", "--help", "-h":

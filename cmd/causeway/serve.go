@@ -54,6 +54,7 @@ func newLogger(level string) *slog.Logger {
 func runServe(args []string) error {
 	fs := newFlags("serve", "serve [--config FILE]")
 	cfgPath := fs.String("config", os.Getenv("CAUSEWAY_CONFIG"), "configuration `file` (default: detect providers from the environment)")
+	listen := fs.String("listen", "", "listen `address`, overriding the configuration's listen (default from the config, else CAUSEWAY_LISTEN, else 127.0.0.1:8080)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -67,10 +68,23 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	} else if v := os.Getenv("CAUSEWAY_LISTEN"); v != "" && *cfgPath == "" {
+		cfg.Listen = v
+	}
 	log := newLogger(cfg.Log.Level)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, cfg, log, nil)
+	var onReady func(*server.Server, string) error
+	if *cfgPath != "" {
+		path := *cfgPath
+		onReady = func(srv *server.Server, _ string) error {
+			go watchConfig(ctx, path, srv, log)
+			return nil
+		}
+	}
+	return serve(ctx, cfg, log, onReady)
 }
 
 // serve opens the store, listens and serves until ctx ends. onReady, if
@@ -248,4 +262,42 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// watchConfig reloads the configuration on SIGHUP and when the file
+// changes (checked every two seconds), keeping the running one when the
+// new one does not load.
+func watchConfig(ctx context.Context, path string, srv *server.Server, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	modTime := func() time.Time {
+		if fi, err := os.Stat(path); err == nil {
+			return fi.ModTime()
+		}
+		return time.Time{}
+	}
+	last := modTime()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		case <-tick.C:
+			m := modTime()
+			if m.Equal(last) {
+				continue
+			}
+			last = m
+		}
+		cfg, err := config.Load(path)
+		if err == nil {
+			err = srv.Reload(cfg)
+		}
+		if err != nil {
+			log.Error("config reload failed; keeping the running configuration", slog.String("config", path), slog.Any("error", err))
+		}
+	}
 }

@@ -99,7 +99,9 @@ type Log struct {
 	// "error". The default is "info".
 	Level string `yaml:"level"`
 	// Requests turns on the access log: one line per request with its
-	// key, model, status, tokens and latency. The default is true.
+	// request id, method, path, status, model, whether it streamed, bytes
+	// written and duration. Tokens and cost are in the usage ledger. The
+	// default is true.
 	Requests bool `yaml:"requests"`
 }
 
@@ -208,11 +210,71 @@ type Model struct {
 	// Alias is the name clients send as "model". It is required and
 	// unique.
 	Alias string `yaml:"alias"`
-	// Targets are where the alias is served, tried in order: when one
-	// fails before it has answered, the next is tried. At least one is
-	// required.
+	// Targets are where the alias is served. At least one is required.
+	// Until a target has sent its first content token the request may
+	// still move to another target; after that it is committed.
 	Targets []Target `yaml:"targets"`
+	// Strategy orders the targets for each request: "priority" (the
+	// default: in the order listed), "weighted" (at random by weight),
+	// "round_robin", "least_latency" (the faster of two random targets by
+	// time to first token and requests in flight) or "lowest_cost".
+	Strategy string `yaml:"strategy"`
+	// Sticky keeps requests of the same session (the x-causeway-session
+	// header) or, failing that, the same end user on one healthy target,
+	// so provider prompt caches keep hitting. The default is false.
+	Sticky bool `yaml:"sticky"`
+	// FallbackOn lists the failures after which another target is tried:
+	// "server_error" (5xx and malformed answers), "rate_limit" (429),
+	// "timeout", "connection" (unreachable upstream) and
+	// "context_length" (the prompt is too long for the target). The
+	// default is every one but context_length.
+	FallbackOn []string `yaml:"fallback_on"`
+	// Fallbacks are other aliases tried, in order, when this alias's own
+	// targets have failed with a failure in FallbackOn; typically a
+	// larger-context alias for "context_length".
+	Fallbacks []string `yaml:"fallbacks"`
+	// Retry bounds the attempts of one request.
+	Retry Retry `yaml:"retry"`
+	// Health tunes when a failing target is ejected from the pool.
+	Health Health `yaml:"health"`
 }
+
+// Retry bounds how a request is retried.
+type Retry struct {
+	// MaxAttempts is the most upstream attempts one request makes, across
+	// targets and fallback aliases. The default is 3.
+	MaxAttempts int `yaml:"max_attempts"`
+	// Backoff is the first wait before retrying the same target; it
+	// doubles with each retry, with full jitter, up to MaxBackoff. The
+	// defaults are "100ms" and "2s". Moving to another target does not
+	// wait.
+	Backoff    Duration `yaml:"backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+	// MaxRetryAfter is the longest Retry-After an upstream may ask for
+	// and still be waited for before retrying the same target; a longer
+	// one ends the request with the upstream's 429. The default is "10s".
+	MaxRetryAfter Duration `yaml:"max_retry_after"`
+}
+
+// Health tunes outlier ejection of an alias's targets.
+type Health struct {
+	// ConsecutiveFailures ejects a target after this many failed
+	// attempts in a row. The default is 5.
+	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	// BaseEjection is how long a first ejection lasts; each further
+	// ejection doubles it up to MaxEjection. After it, one probe request
+	// at a time may try the target until one succeeds. The defaults are
+	// "10s" and "5m".
+	BaseEjection Duration `yaml:"base_ejection"`
+	MaxEjection  Duration `yaml:"max_ejection"`
+	// MaxEjectedPercent caps the share of the alias's targets ejected at
+	// once; one target may always be ejected, so a two-target alias
+	// protects itself. The default is 50.
+	MaxEjectedPercent int `yaml:"max_ejected_percent"`
+}
+
+// FallbackKinds lists the values of fallback_on.
+var FallbackKinds = []string{"server_error", "rate_limit", "timeout", "connection", "context_length"}
 
 // Target is one upstream model an alias may be served by.
 type Target struct {
@@ -220,6 +282,13 @@ type Target struct {
 	Provider string `yaml:"provider"`
 	// Model is the model name sent upstream, such as "gpt-4o-mini".
 	Model string `yaml:"model"`
+	// Weight is the target's share of traffic under the weighted
+	// strategy. The default is 1.
+	Weight int `yaml:"weight"`
+	// Region is where the target serves from, such as "eu-west-1"; it
+	// defaults to the provider's region. Keys restricted to regions only
+	// ever use targets in them.
+	Region string `yaml:"region"`
 	// Deployment is the Azure OpenAI deployment name, when it differs
 	// from Model. Model still names the underlying model, for pricing.
 	Deployment string `yaml:"deployment"`
@@ -311,6 +380,30 @@ func (c *Config) applyDefaults(getenv func(string) (string, bool)) {
 		setDefault(&p.Timeouts.Idle, DefaultIdleTimeout)
 		setDefault(&p.Timeouts.Total, DefaultTotalTimeout)
 		setDefault(&p.MaxIdleConns, DefaultMaxIdleConns)
+	}
+	for i := range c.Models {
+		m := &c.Models[i]
+		setDefault(&m.Strategy, "priority")
+		if m.FallbackOn == nil {
+			m.FallbackOn = []string{"server_error", "rate_limit", "timeout", "connection"}
+		}
+		setDefault(&m.Retry.MaxAttempts, 3)
+		setDefault(&m.Retry.Backoff, Duration(100*time.Millisecond))
+		setDefault(&m.Retry.MaxBackoff, Duration(2*time.Second))
+		setDefault(&m.Retry.MaxRetryAfter, Duration(10*time.Second))
+		setDefault(&m.Health.ConsecutiveFailures, 5)
+		setDefault(&m.Health.BaseEjection, Duration(10*time.Second))
+		setDefault(&m.Health.MaxEjection, Duration(5*time.Minute))
+		setDefault(&m.Health.MaxEjectedPercent, 50)
+		for j := range m.Targets {
+			t := &m.Targets[j]
+			setDefault(&t.Weight, 1)
+			if t.Region == "" {
+				if p, ok := c.Provider(t.Provider); ok {
+					t.Region = p.Region
+				}
+			}
+		}
 	}
 }
 

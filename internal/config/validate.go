@@ -120,6 +120,27 @@ func (c *Config) Validate() error {
 		if len(m.Targets) == 0 {
 			v.addf(path+".targets", "needs at least one target")
 		}
+		switch m.Strategy {
+		case "", "priority", "weighted", "round_robin", "least_latency", "lowest_cost":
+		default:
+			v.addf(path+".strategy", "%q is not one of priority, weighted, round_robin, least_latency, lowest_cost", m.Strategy)
+		}
+		for _, f := range m.FallbackOn {
+			if !slices.Contains(FallbackKinds, f) {
+				v.addf(path+".fallback_on", "%q is not one of %s", f, strings.Join(FallbackKinds, ", "))
+			}
+		}
+		for _, f := range m.Fallbacks {
+			if _, ok := c.Alias(f); !ok || f == m.Alias {
+				v.addf(path+".fallbacks", "%q is not the alias of another model", f)
+			}
+		}
+		if m.Retry.MaxAttempts < 0 || m.Retry.MaxAttempts > 10 {
+			v.addf(path+".retry.max_attempts", "must be between 1 and 10, got %d", m.Retry.MaxAttempts)
+		}
+		if p := m.Health.MaxEjectedPercent; p < 0 || p > 100 {
+			v.addf(path+".health.max_ejected_percent", "must be between 0 and 100, got %d", p)
+		}
 		for j, t := range m.Targets {
 			tpath := fmt.Sprintf("%s.targets[%d]", path, j)
 			if t.Provider == "" {
@@ -132,6 +153,9 @@ func (c *Config) Validate() error {
 			}
 			if t.Price != nil {
 				v.price(tpath+".price", *t.Price)
+			}
+			if t.Weight < 0 {
+				v.addf(tpath+".weight", "must not be negative, got %d", t.Weight)
 			}
 		}
 	}

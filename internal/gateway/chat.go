@@ -12,6 +12,7 @@ import (
 	"github.com/causeway-ai/causeway/internal/billing"
 	"github.com/causeway-ai/causeway/internal/identity"
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/route"
 )
 
 // Call is a committed chat attempt: its first content event has arrived,
@@ -25,6 +26,8 @@ type Call struct {
 	req     *llm.Request
 	rid     string
 	attempt int
+	pool    *route.Pool
+	member  int
 	stream  llm.Stream
 	cancel  context.CancelFunc
 	stopAF  func() bool
@@ -64,34 +67,16 @@ func (g *Gateway) Chat(ctx context.Context, p *identity.Principal, req *llm.Requ
 		return nil, err
 	}
 	rid := RequestID(ctx)
-	var lastErr error
-	for i := range alias.Targets {
-		t := &alias.Targets[i]
-		if ctx.Err() != nil {
-			break
-		}
-		call, err := g.try(ctx, p, alias, t, req, rid, i+1)
-		if err == nil {
-			return call, nil
-		}
-		lastErr = err
-		if !fallbackable(err) {
-			break
-		}
+	var call *Call
+	err = g.run(ctx, p, alias, routeRequest(ctx, p, req.User), func(a attempt) error {
+		c, err := g.try(ctx, p, alias, a, req, rid)
+		call = c
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if lastErr == nil {
-		lastErr = &llm.Error{Kind: llm.KindCanceled, Message: "the client closed the request", Err: ctx.Err()}
-	}
-	return nil, lastErr
-}
-
-// fallbackable reports whether another target may be tried after err.
-func fallbackable(err error) bool {
-	switch llm.KindOf(err) {
-	case llm.KindUpstream, llm.KindUnavailable, llm.KindTimeout, llm.KindRateLimited, llm.KindInternal:
-		return true
-	}
-	return false
+	return call, nil
 }
 
 // upstreamContext detaches the upstream call from the client: when the
@@ -103,17 +88,23 @@ func (g *Gateway) upstreamContext(client context.Context) (context.Context, cont
 		t := time.AfterFunc(g.drain, cancel)
 		context.AfterFunc(ctx, func() { t.Stop() })
 	})
-	return ctx, cancel, stop
+	// A shutdown past its deadline cancels every attempt still running,
+	// so each ends, and is metered, with what it got.
+	stopBase := context.AfterFunc(g.base, cancel)
+	return ctx, cancel, func() bool { stopBase(); return stop() }
 }
 
-func (g *Gateway) try(ctx context.Context, p *identity.Principal, alias *Alias, t *Target, req *llm.Request, rid string, n int) (*Call, error) {
+func (g *Gateway) try(ctx context.Context, p *identity.Principal, alias *Alias, a attempt, req *llm.Request, rid string) (*Call, error) {
+	t := &a.alias.Targets[a.index]
 	r := *req
 	r.UpstreamModel = t.Model
 	c := &Call{
-		g: g, p: p, alias: alias, target: t, req: req, rid: rid, attempt: n,
+		g: g, p: p, alias: alias, target: t, req: req, rid: rid, attempt: a.n,
+		pool: a.alias.Pool, member: a.index,
 		Model: alias.Name, Provider: t.Provider.Name(), UpstreamModel: t.Model,
 		start: time.Now(),
 	}
+	c.pool.Members[a.index].Health.Begin()
 	upCtx, cancel, stop := g.upstreamContext(ctx)
 	c.cancel, c.stopAF = cancel, stop
 	g.inflight.Add(1)
@@ -161,6 +152,7 @@ func (c *Call) preamble() error {
 		c.pending = append(c.pending, ev)
 		if ev.IsContent() {
 			c.first = time.Now()
+			c.pool.Members[c.member].Health.Success(c.first.Sub(c.start))
 			return nil
 		}
 	}
@@ -242,6 +234,18 @@ func (c *Call) Finish(clientErr error) {
 // finish meters the attempt and releases it.
 func (c *Call) finish(clientGone bool) {
 	defer c.g.inflight.Done()
+	h := c.pool.Members[c.member].Health
+	h.End()
+	switch {
+	case c.err != nil && unhealthy(c.err):
+		if c.pool.Failure(c.member, time.Now()) {
+			c.g.m.Ejections.WithLabelValues(c.Provider, c.UpstreamModel).Inc()
+			c.g.log.Warn("target ejected", slog.String("model", c.alias.Name), slog.String("provider", c.Provider),
+				slog.String("upstream_model", c.UpstreamModel), slog.Time("until", h.EjectedUntil()))
+		}
+	case c.first.IsZero():
+		h.Release()
+	}
 	if c.stream != nil {
 		_ = c.stream.Close()
 	}

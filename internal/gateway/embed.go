@@ -20,19 +20,23 @@ func (g *Gateway) Embed(ctx context.Context, p *identity.Principal, req *llm.Emb
 		return nil, err
 	}
 	rid := RequestID(ctx)
-	var lastErr error
-	for i := range alias.Targets {
-		t := &alias.Targets[i]
+	var resp *llm.EmbeddingResponse
+	err = g.run(ctx, p, alias, routeRequest(ctx, p, req.User), func(a attempt) error {
+		t := &a.alias.Targets[a.index]
+		h := a.alias.Pool.Members[a.index].Health
 		r := *req
 		r.UpstreamModel = t.Model
 		start := time.Now()
 		upCtx, cancel, stop := g.upstreamContext(ctx)
 		g.inflight.Add(1)
-		resp, err := t.Provider.Embed(upCtx, &r)
+		defer g.inflight.Done()
+		h.Begin()
+		out, err := t.Provider.Embed(upCtx, &r)
+		h.End()
 		stop()
 		cancel()
 		rec := billing.Record{
-			RequestID: rid, Attempt: i + 1, Tenant: p.Tenant, Team: p.Team, User: p.User,
+			RequestID: rid, Attempt: a.n, Tenant: p.Tenant, Team: p.Team, User: p.User,
 			Endpoint: "embeddings", Alias: alias.Name, Provider: t.Provider.Name(), UpstreamModel: t.Model,
 			Status: billing.StatusOK, HTTPStatus: 200, StartedAt: start, Latency: time.Since(start),
 		}
@@ -48,23 +52,29 @@ func (g *Gateway) Embed(ctx context.Context, p *identity.Principal, req *llm.Emb
 				rec.HTTPStatus = statusForKind(e.Kind)
 			}
 			g.m.UpstreamErrors.WithLabelValues(rec.Provider, rec.ErrorKind).Inc()
+			if unhealthy(err) {
+				a.alias.Pool.Failure(a.index, time.Now())
+			} else {
+				h.Release()
+			}
 		} else {
-			u = resp.Usage
+			h.Success(time.Since(start))
+			u = out.Usage
 			rec.InputTokens = u.InputTokens
 			if t.Priced {
 				rec.CostNanoUSD = t.Price.Cost(u)
 			}
 		}
 		g.record(&rec, u)
-		g.inflight.Done()
-		if err == nil {
-			resp.Model = alias.Name
-			return resp, nil
+		if err != nil {
+			return err
 		}
-		lastErr = err
-		if !fallbackable(err) || ctx.Err() != nil {
-			break
-		}
+		out.Model = alias.Name
+		resp = out
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return resp, nil
 }

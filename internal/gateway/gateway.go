@@ -18,6 +18,7 @@ import (
 	"github.com/causeway-ai/causeway/internal/identity"
 	"github.com/causeway-ai/causeway/internal/llm"
 	"github.com/causeway-ai/causeway/internal/metrics"
+	"github.com/causeway-ai/causeway/internal/route"
 )
 
 // Provider is one upstream wire protocol bound to one endpoint and
@@ -36,6 +37,8 @@ type Target struct {
 	Provider Provider
 	// Model is the upstream model name.
 	Model string
+	// Region is where the target serves from.
+	Region string
 	// Price is what the target's tokens cost; Priced is false when neither
 	// the config nor the catalog knew.
 	Price  billing.Price
@@ -48,6 +51,41 @@ type Alias struct {
 	Name    string
 	Targets []Target
 	Created int64
+	// Pool routes among Targets (its Members parallel them).
+	Pool *route.Pool
+	// Retry bounds the attempts of one request.
+	Retry RetryPolicy
+	// FallbackOn says which failures move a request on.
+	FallbackOn FallbackSet
+	// Fallbacks are aliases tried after this one's targets.
+	Fallbacks []string
+}
+
+// RetryPolicy bounds a request's attempts.
+type RetryPolicy struct {
+	MaxAttempts   int
+	Backoff       time.Duration
+	MaxBackoff    time.Duration
+	MaxRetryAfter time.Duration
+}
+
+// FallbackSet is a set of failure classes that move a request to another
+// target.
+type FallbackSet uint8
+
+// Failure classes.
+const (
+	OnServerError FallbackSet = 1 << iota
+	OnRateLimit
+	OnTimeout
+	OnConnection
+	OnContextLength
+)
+
+// FallbackNames maps configuration names to classes.
+var FallbackNames = map[string]FallbackSet{
+	"server_error": OnServerError, "rate_limit": OnRateLimit, "timeout": OnTimeout,
+	"connection": OnConnection, "context_length": OnContextLength,
 }
 
 // KeyStore looks keys up by hash.
@@ -92,6 +130,10 @@ type Gateway struct {
 
 	cache sync.Map // key hash → *cachedKey
 
+	// base is canceled by CancelAll.
+	base       context.Context
+	cancelBase context.CancelFunc
+
 	// inflight counts attempts still being read (including drains after a
 	// client left) so shutdown can wait for their usage.
 	inflight sync.WaitGroup
@@ -126,9 +168,14 @@ func New(o Options) *Gateway {
 	if o.AdminKey != "" {
 		g.admin = []byte(o.AdminKey)
 	}
+	g.base, g.cancelBase = context.WithCancel(context.Background())
 	g.SetAliases(o.Aliases)
 	return g
 }
+
+// CancelAll cancels every upstream attempt still running; each then ends
+// and is metered with the usage it has.
+func (g *Gateway) CancelAll() { g.cancelBase() }
 
 // SetAliases replaces the routing table atomically; requests in flight
 // keep the targets they resolved.
@@ -191,9 +238,8 @@ func (g *Gateway) Authenticate(ctx context.Context, credential string) (*identit
 		return nil, errNoKey
 	}
 	if !strings.HasPrefix(credential, identity.KeyPrefix) {
-		if g.IsAdmin(credential) {
-			return &identity.Principal{Tenant: identity.DefaultTenant, Admin: true}, nil
-		}
+		// The admin key administers; it does not spend. Model calls need
+		// a virtual key, so that every call has a budget and an owner.
 		return nil, errBadKey()
 	}
 	hash := identity.HashKey(credential)

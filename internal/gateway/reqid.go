@@ -16,6 +16,11 @@ type RequestInfo struct {
 	ID     string
 	Model  string
 	Stream bool
+	// PreferRegions are the regions the client asked to be served from
+	// first (x-causeway-region, comma-separated).
+	PreferRegions []string
+	// Session keys sticky routing (x-causeway-session).
+	Session string
 }
 
 // WithRequestInfo returns ctx carrying info.

@@ -36,6 +36,9 @@ type Key struct {
 	// BudgetNanoUSD is the spend budget in billionths of a US dollar;
 	// 0 means no budget.
 	BudgetNanoUSD int64 `json:"-"`
+	// Regions restricts where the key's requests are served: only targets
+	// in these regions are used, even on fallback. Empty means anywhere.
+	Regions []string `json:"regions,omitempty"`
 	// RPM and TPM are request and token rate limits per minute; 0 = none.
 	RPM       int        `json:"rpm,omitempty"`
 	TPM       int        `json:"tpm,omitempty"`

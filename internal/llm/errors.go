@@ -34,6 +34,9 @@ const (
 	KindTimeout
 	// KindCanceled: the client went away.
 	KindCanceled
+	// KindNoRoute: no target may serve the request (all down, or none in
+	// the regions the caller is restricted to) (503).
+	KindNoRoute
 )
 
 var kindNames = [...]string{
@@ -49,6 +52,7 @@ var kindNames = [...]string{
 	KindUnavailable:     "unavailable",
 	KindTimeout:         "timeout",
 	KindCanceled:        "canceled",
+	KindNoRoute:         "no_route",
 }
 
 func (k Kind) String() string {

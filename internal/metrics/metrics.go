@@ -30,6 +30,8 @@ type Metrics struct {
 	UpstreamErrors *prometheus.CounterVec
 	// Attempts counts upstream attempts by provider and status.
 	Attempts *prometheus.CounterVec
+	// Ejections counts targets ejected by outlier detection.
+	Ejections *prometheus.CounterVec
 	// UsagePending is the number of usage records waiting to be written.
 	UsagePending prometheus.Gauge
 	// UsageWriteErrors counts failed usage batch writes (they are retried).
@@ -65,6 +67,9 @@ func New() *Metrics {
 		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "causeway_upstream_attempts_total", Help: "Upstream attempts by provider and final status (ok, error, partial, canceled).",
 		}, []string{"provider", "status"}),
+		Ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "causeway_target_ejections_total", Help: "Targets ejected from their pools after repeated failures, by provider and upstream model.",
+		}, []string{"provider", "upstream_model"}),
 		UsagePending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "causeway_usage_pending_records", Help: "Usage records buffered and not yet written to the store.",
 		}),
@@ -72,7 +77,7 @@ func New() *Metrics {
 			Name: "causeway_usage_write_errors_total", Help: "Usage batch writes that failed and were retried.",
 		}),
 	}
-	r.MustRegister(m.Requests, m.Latency, m.TTFT, m.Tokens, m.Cost, m.UpstreamErrors, m.Attempts, m.UsagePending, m.UsageWriteErrors)
+	r.MustRegister(m.Requests, m.Latency, m.TTFT, m.Tokens, m.Cost, m.UpstreamErrors, m.Attempts, m.Ejections, m.UsagePending, m.UsageWriteErrors)
 	return m
 }
 

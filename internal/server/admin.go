@@ -24,6 +24,7 @@ func (s *Server) registerAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/v1/keys/{id}", s.admin(s.getKey))
 	mux.HandleFunc("DELETE /admin/v1/keys/{id}", s.admin(s.revokeKey))
 	mux.HandleFunc("GET /admin/v1/usage", s.admin(s.usage))
+	mux.HandleFunc("GET /admin/v1/targets", s.admin(s.targets))
 }
 
 // admin authorises a handler with the bootstrap admin key. The tenant is
@@ -63,6 +64,7 @@ type KeyRequest struct {
 	Team      string   `json:"team"`
 	User      string   `json:"user"`
 	Models    []string `json:"models"`
+	Regions   []string `json:"regions"`
 	BudgetUSD *float64 `json:"budget_usd"`
 	RPM       int      `json:"rpm"`
 	TPM       int      `json:"tpm"`
@@ -80,6 +82,7 @@ type KeyView struct {
 	Team      string     `json:"team,omitempty"`
 	User      string     `json:"user,omitempty"`
 	Models    []string   `json:"models"`
+	Regions   []string   `json:"regions"`
 	BudgetUSD *float64   `json:"budget_usd"`
 	SpentUSD  *float64   `json:"spent_usd,omitempty"`
 	RPM       int        `json:"rpm"`
@@ -90,9 +93,12 @@ type KeyView struct {
 
 func viewOf(k *identity.Key) KeyView {
 	v := KeyView{ID: k.ID, Object: "key", Prefix: k.Prefix, Tenant: k.Tenant, Name: k.Name, Team: k.Team, User: k.User,
-		Models: k.Models, RPM: k.RPM, TPM: k.TPM, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+		Models: k.Models, Regions: k.Regions, RPM: k.RPM, TPM: k.TPM, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
 	if v.Models == nil {
 		v.Models = []string{}
+	}
+	if v.Regions == nil {
+		v.Regions = []string{}
 	}
 	if k.BudgetNanoUSD > 0 {
 		b := billing.USD(k.BudgetNanoUSD)
@@ -134,7 +140,7 @@ func CreateKey(r *http.Request, st *store.Store, gw *gateway.Gateway, tenant str
 	secret, hash, prefix := identity.GenerateKey()
 	k := &identity.Key{
 		ID: identity.NewID("key_"), Tenant: tenant, Name: req.Name, Team: req.Team, User: req.User,
-		Hash: hash, Prefix: prefix, Models: req.Models, RPM: req.RPM, TPM: req.TPM,
+		Hash: hash, Prefix: prefix, Models: req.Models, Regions: req.Regions, RPM: req.RPM, TPM: req.TPM,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 	}
 	if req.BudgetUSD != nil {
@@ -258,4 +264,47 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// TargetView is one target's routing state in GET /admin/v1/targets.
+type TargetView struct {
+	Provider      string     `json:"provider"`
+	UpstreamModel string     `json:"upstream_model"`
+	Region        string     `json:"region,omitempty"`
+	State         string     `json:"state"`
+	EjectedUntil  *time.Time `json:"ejected_until,omitempty"`
+	Ejections     int64      `json:"ejections"`
+	LatencyMS     float64    `json:"latency_ewma_ms"`
+	Inflight      int64      `json:"inflight"`
+}
+
+// AliasView is one alias in GET /admin/v1/targets.
+type AliasView struct {
+	Model    string       `json:"model"`
+	Strategy string       `json:"strategy"`
+	Targets  []TargetView `json:"targets"`
+}
+
+func (s *Server) targets(w http.ResponseWriter, r *http.Request, _ string) error {
+	now := time.Now()
+	out := struct {
+		Object string      `json:"object"`
+		Data   []AliasView `json:"data"`
+	}{Object: "list", Data: []AliasView{}}
+	for _, a := range *s.aliases.Load() {
+		av := AliasView{Model: a.Name, Strategy: string(a.Pool.Strategy), Targets: []TargetView{}}
+		for i, t := range a.Targets {
+			h := a.Pool.Members[i].Health
+			tv := TargetView{Provider: t.Provider.Name(), UpstreamModel: t.Model, Region: t.Region,
+				State: h.State(now).String(), Ejections: h.Ejections(),
+				LatencyMS: float64(h.Latency().Microseconds()) / 1000, Inflight: h.Inflight()}
+			if u := h.EjectedUntil(); !u.IsZero() {
+				tv.EjectedUntil = &u
+			}
+			av.Targets = append(av.Targets, tv)
+		}
+		out.Data = append(out.Data, av)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }

@@ -286,14 +286,16 @@ func TestUpstreamFailures(t *testing.T) {
 		}
 	})
 	t.Run("upstream status", func(t *testing.T) {
-		addFault(t, e, sim.Fault{Model: "gpt-4.1-mini", Status: 429, RetryAfterS: 3, Probability: 1, Count: 1})
+		// A Retry-After beyond the alias's max_retry_after (10s) is not
+		// waited for: the client gets the 429 and the upstream's advice.
+		addFault(t, e, sim.Fault{Model: "gpt-4.1-mini", Status: 429, RetryAfterS: 30, Probability: 1})
 		status, h, b := e.Post(t, key, "/v1/chat/completions", hello)
-		if status != 429 || h.Get("Retry-After") != "3" {
-			t.Fatalf("status = %d retry-after %q, want 429 and 3: %s", status, h.Get("Retry-After"), b)
+		if status != 429 || h.Get("Retry-After") != "30" {
+			t.Fatalf("status = %d retry-after %q, want 429 and 30: %s", status, h.Get("Retry-After"), b)
 		}
 	})
 	t.Run("garbage whole", func(t *testing.T) {
-		addFault(t, e, sim.Fault{Model: "gpt-4.1-mini", Malformed: true, Probability: 1, Count: 1})
+		addFault(t, e, sim.Fault{Model: "gpt-4.1-mini", Malformed: true, Probability: 1})
 		status, _, b := e.Post(t, key, "/v1/chat/completions", hello)
 		if status != 502 {
 			t.Fatalf("status = %d, want 502: %s", status, b)
@@ -326,7 +328,7 @@ func TestUpstreamFailures(t *testing.T) {
 	}
 	t.Run("garbage before content", func(t *testing.T) {
 		// Nothing reached the client yet, so the failure is a plain 502.
-		addFault(t, e, sim.Fault{Model: "gpt-4.1-mini", Malformed: true, Probability: 1, Count: 1})
+		addFault(t, e, sim.Fault{Model: "gpt-4.1-mini", Malformed: true, Probability: 1})
 		status, _, b := e.Post(t, key, "/v1/chat/completions", `{"model":"sim-openai","stream":true,"messages":[{"role":"user","content":"x"}]}`)
 		if status != 502 {
 			t.Fatalf("status = %d, want 502: %s", status, b)

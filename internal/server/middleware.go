@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/causeway-ai/causeway/internal/gateway"
@@ -48,7 +49,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	accessLog := s.cfg.Log.Requests
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &gateway.RequestInfo{ID: gateway.NewRequestID()}
+		info := &gateway.RequestInfo{ID: gateway.NewRequestID(), Session: r.Header.Get("X-Causeway-Session")}
+		if v := r.Header.Get("X-Causeway-Region"); v != "" {
+			for _, reg := range strings.Split(v, ",") {
+				if reg = strings.TrimSpace(reg); reg != "" {
+					info.PreferRegions = append(info.PreferRegions, reg)
+				}
+			}
+		}
 		w.Header().Set("X-Request-Id", info.ID)
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(gateway.WithRequestInfo(r.Context(), info))

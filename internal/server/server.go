@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	oaidoor "github.com/causeway-ai/causeway/internal/frontdoor/openai"
 	"github.com/causeway-ai/causeway/internal/gateway"
 	"github.com/causeway-ai/causeway/internal/metrics"
+	"github.com/causeway-ai/causeway/internal/route"
 	"github.com/causeway-ai/causeway/internal/store"
 )
 
@@ -34,6 +36,10 @@ type Server struct {
 	handler http.Handler
 	ready   atomic.Bool
 	started time.Time
+
+	reloadMu sync.Mutex
+	healths  map[string]*route.Health
+	aliases  atomic.Pointer[[]*gateway.Alias]
 }
 
 // New builds a server from cfg on an open store. It owns st from then on
@@ -43,7 +49,8 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Server, error)
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := metrics.New()
-	aliases, err := BuildAliases(cfg)
+	healths := map[string]*route.Health{}
+	aliases, err := buildAliases(cfg, healths)
 	if err != nil {
 		return nil, err
 	}
@@ -67,15 +74,50 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Server, error)
 		AdminKey:     cfg.AdminKey.Reveal(),
 		DrainTimeout: cfg.Metering.DrainTimeout.Std(),
 	})
-	s := &Server{cfg: cfg, log: log, store: st, meter: meter, gw: gw, metrics: m, started: time.Now()}
+	s := &Server{cfg: cfg, log: log, store: st, meter: meter, gw: gw, metrics: m, started: time.Now(), healths: healths}
+	s.aliases.Store(&aliases)
 	s.handler = s.routes()
 	s.ready.Store(true)
 	return s, nil
 }
 
+// Reload applies a new configuration's providers, models, routing and
+// prices without dropping requests in flight: they finish on the targets
+// they already resolved. Targets that survive keep their health. Other
+// settings (listen address, store, admin key, limits) need a restart and
+// are reported as ignored.
+func (s *Server) Reload(cfg *config.Config) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	aliases, err := buildAliases(cfg, s.healths)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings() {
+		s.log.Warn("config", slog.String("warning", w))
+	}
+	if cfg.Listen != s.cfg.Listen || cfg.Store != s.cfg.Store || cfg.AdminKey != s.cfg.AdminKey {
+		s.log.Warn("config reload: listen, store and admin_key changes take effect only after a restart")
+	}
+	s.gw.SetAliases(aliases)
+	s.aliases.Store(&aliases)
+	s.log.Info("config reloaded", slog.Int("models", len(cfg.Models)), slog.Int("providers", len(cfg.Providers)))
+	return nil
+}
+
 // BuildAliases turns the config's providers and models into the gateway's
 // routing table.
 func BuildAliases(cfg *config.Config) ([]*gateway.Alias, error) {
+	return buildAliases(cfg, nil)
+}
+
+// buildAliases builds the routing table. healths carries target health
+// across a reload: a target (provider and upstream model) that survives
+// keeps its ejection state and latency estimate. It may be nil.
+func buildAliases(cfg *config.Config, healths map[string]*route.Health) ([]*gateway.Alias, error) {
+	if healths == nil {
+		healths = map[string]*route.Health{}
+	}
 	providers := make(map[string]gateway.Provider, len(cfg.Providers))
 	for _, p := range cfg.Providers {
 		prov, err := buildProvider(p)
@@ -88,7 +130,22 @@ func BuildAliases(cfg *config.Config) ([]*gateway.Alias, error) {
 	now := time.Now().Unix()
 	aliases := make([]*gateway.Alias, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
-		a := &gateway.Alias{Name: m.Alias, Created: now}
+		a := &gateway.Alias{
+			Name: m.Alias, Created: now, Fallbacks: m.Fallbacks,
+			Retry: gateway.RetryPolicy{
+				MaxAttempts: m.Retry.MaxAttempts, Backoff: m.Retry.Backoff.Std(),
+				MaxBackoff: m.Retry.MaxBackoff.Std(), MaxRetryAfter: m.Retry.MaxRetryAfter.Std(),
+			},
+			Pool: &route.Pool{Strategy: route.Strategy(m.Strategy), Sticky: m.Sticky, MaxEjectedPercent: m.Health.MaxEjectedPercent},
+		}
+		for _, f := range m.FallbackOn {
+			a.FallbackOn |= gateway.FallbackNames[f]
+		}
+		hopts := route.HealthOptions{
+			ConsecutiveFailures: m.Health.ConsecutiveFailures,
+			BaseEjection:        m.Health.BaseEjection.Std(),
+			MaxEjection:         m.Health.MaxEjection.Std(),
+		}
 		for _, t := range m.Targets {
 			prov, ok := providers[t.Provider]
 			if !ok {
@@ -100,7 +157,15 @@ func BuildAliases(cfg *config.Config) ([]*gateway.Alias, error) {
 				// Azure addresses a deployment; the model names the price.
 				upstream = t.Deployment
 			}
-			a.Targets = append(a.Targets, gateway.Target{Provider: prov, Model: upstream, Price: price, Priced: priced})
+			key := t.Provider + "/" + upstream
+			h, ok := healths[key]
+			if !ok {
+				h = route.NewHealth(hopts)
+				healths[key] = h
+			}
+			a.Targets = append(a.Targets, gateway.Target{Provider: prov, Model: upstream, Region: t.Region, Price: price, Priced: priced})
+			a.Pool.Members = append(a.Pool.Members, route.Member{Health: h, Weight: t.Weight, Region: t.Region,
+				Cost: float64(price.InputNano + price.OutputNano)})
 		}
 		aliases = append(aliases, a)
 	}
@@ -176,7 +241,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	werr := s.gw.Wait(ctx)
-	merr := s.meter.Close(ctx)
+	if werr != nil {
+		// Out of time: cut what is still running so that it is metered
+		// with what it got, rather than lost.
+		s.gw.CancelAll()
+		wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		werr = s.gw.Wait(wctx)
+		cancel()
+	}
+	// The final flush gets its own time: ctx may be spent by now.
+	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	merr := s.meter.Close(fctx)
 	cerr := s.store.Close()
 	if werr != nil || merr != nil {
 		s.log.Error("shutdown incomplete", slog.Any("wait", werr), slog.Any("meter", merr))

@@ -12,7 +12,7 @@ import (
 )
 
 const keyColumns = `id, tenant_id, name, team, user_name, hash, prefix, models,
-	budget_nano_usd, rpm, tpm, created_at, revoked_at`
+	budget_nano_usd, rpm, tpm, created_at, revoked_at, regions`
 
 // CreateKey stores a new key. ID, Tenant and Hash are required; a zero
 // CreatedAt is set to now (in k too). It returns ErrConflict if a key with
@@ -31,6 +31,12 @@ func (s *Store) CreateKey(ctx context.Context, k *identity.Key) error {
 	if k.Models == nil {
 		models = []byte("[]")
 	}
+	regions := []byte("[]")
+	if len(k.Regions) > 0 {
+		if regions, err = json.Marshal(k.Regions); err != nil {
+			return fmt.Errorf("store: create key: %w", err)
+		}
+	}
 	var revoked sql.NullInt64
 	if k.RevokedAt != nil {
 		revoked = sql.NullInt64{Int64: micros(*k.RevokedAt), Valid: true}
@@ -39,10 +45,10 @@ func (s *Store) CreateKey(ctx context.Context, k *identity.Key) error {
 	// and tells a duplicate apart by rows affected, the same on both
 	// dialects, instead of by driver-specific error codes.
 	res, err := s.w.ExecContext(ctx, s.rebind(`INSERT INTO keys (`+keyColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT DO NOTHING`),
 		k.ID, k.Tenant, k.Name, k.Team, k.User, k.Hash, k.Prefix, string(models),
-		k.BudgetNanoUSD, k.RPM, k.TPM, micros(k.CreatedAt), revoked)
+		k.BudgetNanoUSD, k.RPM, k.TPM, micros(k.CreatedAt), revoked, string(regions))
 	if err != nil {
 		return fmt.Errorf("store: create key: %w", err)
 	}
@@ -130,11 +136,12 @@ func scanKey(sc scanner) (*identity.Key, error) {
 	var (
 		k       identity.Key
 		models  string
+		regions string
 		created int64
 		revoked sql.NullInt64
 	)
 	err := sc.Scan(&k.ID, &k.Tenant, &k.Name, &k.Team, &k.User, &k.Hash, &k.Prefix, &models,
-		&k.BudgetNanoUSD, &k.RPM, &k.TPM, &created, &revoked)
+		&k.BudgetNanoUSD, &k.RPM, &k.TPM, &created, &revoked, &regions)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -146,6 +153,12 @@ func scanKey(sc scanner) (*identity.Key, error) {
 	}
 	if len(k.Models) == 0 {
 		k.Models = nil // "all models", whether stored as [] or null
+	}
+	if err := json.Unmarshal([]byte(regions), &k.Regions); err != nil {
+		return nil, fmt.Errorf("key %s: regions: %w", k.ID, err)
+	}
+	if len(k.Regions) == 0 {
+		k.Regions = nil
 	}
 	k.CreatedAt = fromMicros(created)
 	if revoked.Valid {

@@ -16,7 +16,11 @@ var migrationFS embed.FS
 // shipped. Each text must run unchanged on SQLite and PostgreSQL.
 var migrations = []string{
 	"migrations/0001_keys_usage.sql",
+	"migrations/0002_key_regions.sql",
 }
+
+// SchemaLatest is the schema version this build migrates to.
+var SchemaLatest = len(migrations)
 
 // migrationLockID is the PostgreSQL advisory lock that serialises
 // migrations between processes starting at once ("causeway" in ASCII).

@@ -58,8 +58,8 @@ func TestOpen(t *testing.T) {
 				t.Errorf("Ping: %v", err)
 			}
 			v, err := s.SchemaVersion(t.Context())
-			if err != nil || v != 1 {
-				t.Errorf("SchemaVersion() = %d, %v; want 1, nil", v, err)
+			if err != nil || v != store.SchemaLatest {
+				t.Errorf("SchemaVersion() = %d, %v; want %d, nil", v, err, store.SchemaLatest)
 			}
 		})
 	}
@@ -475,8 +475,8 @@ func TestReopen(t *testing.T) {
 				t.Fatalf("Open #2: %v", err)
 			}
 			defer s.Close()
-			if v, err := s.SchemaVersion(ctx); err != nil || v != 1 {
-				t.Errorf("SchemaVersion() = %d, %v; want 1, nil", v, err)
+			if v, err := s.SchemaVersion(ctx); err != nil || v != store.SchemaLatest {
+				t.Errorf("SchemaVersion() = %d, %v; want %d, nil", v, err, store.SchemaLatest)
 			}
 			if _, err := s.GetKey(ctx, "t1", "key1"); err != nil {
 				t.Errorf("GetKey after reopen: %v", err)
@@ -516,8 +516,8 @@ func TestConcurrentOpen(t *testing.T) {
 			wg.Wait()
 			want := int64((n-1)*50 + 100)
 			for i, s := range stores {
-				if v, err := s.SchemaVersion(t.Context()); err != nil || v != 1 {
-					t.Errorf("store %d: SchemaVersion() = %d, %v; want 1, nil", i, v, err)
+				if v, err := s.SchemaVersion(t.Context()); err != nil || v != store.SchemaLatest {
+					t.Errorf("store %d: SchemaVersion() = %d, %v; want %d, nil", i, v, err, store.SchemaLatest)
 				}
 				if got := summary(t, s, billing.UsageFilter{Tenant: "t1"}); got.Requests != want {
 					t.Errorf("store %d: Requests = %d, want %d", i, got.Requests, want)

@@ -63,6 +63,39 @@ func (e *ChunkEncoder) textChunk(dst []byte, choice int, text string) []byte {
 	return append(dst, '\n', '\n')
 }
 
+// Annotations the door writes back under their upstream names (Azure
+// OpenAI's content filter verdicts): one for the response, the others for
+// a choice. Other providers' annotations have no OpenAI counterpart.
+const annPromptFilter = "prompt_filter_results"
+
+var annChoice = [...]string{"content_filter_results", "content_filter_offsets"}
+
+// annotatedChunk is a chunk with Azure's annotations. Only annotated
+// events use it, so that every other chunk keeps its exact bytes.
+type annotatedChunk struct {
+	wire.ChatChunk
+	Choices             []annotatedChunkChoice `json:"choices"`
+	PromptFilterResults json.RawMessage        `json:"prompt_filter_results,omitempty"`
+}
+
+type annotatedChunkChoice struct {
+	wire.ChunkChoice
+	ContentFilterResults json.RawMessage `json:"content_filter_results,omitempty"`
+	ContentFilterOffsets json.RawMessage `json:"content_filter_offsets,omitempty"`
+}
+
+func hasAnnotations(m map[string]json.RawMessage) bool {
+	if m[annPromptFilter] != nil {
+		return true
+	}
+	for _, k := range annChoice {
+		if m[k] != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Encode appends the SSE encoding of ev to dst. Events with no OpenAI
 // counterpart append nothing.
 func (e *ChunkEncoder) Encode(dst []byte, ev *llm.Event) []byte {
@@ -70,13 +103,24 @@ func (e *ChunkEncoder) Encode(dst []byte, ev *llm.Event) []byte {
 	*c = wire.ChatChunk{ID: e.ID, Object: "chat.completion.chunk", Created: e.Created, Model: e.Model, SystemFingerprint: e.Fingerprint}
 	e.one[0] = wire.ChunkChoice{Index: ev.Choice}
 	ch := &e.one[0]
+	annotated := len(ev.Annotations) > 0 && hasAnnotations(ev.Annotations)
 	switch ev.Type {
+	case llm.EventStart:
+		if !annotated || ev.Annotations[annPromptFilter] == nil {
+			return dst
+		}
+		b, _ := json.Marshal(&annotatedChunk{ChatChunk: *c, Choices: []annotatedChunkChoice{}, PromptFilterResults: ev.Annotations[annPromptFilter]})
+		return sse.AppendData(dst, b)
 	case llm.EventRole:
 		empty := ""
 		ch.Delta.Role = "assistant"
 		ch.Delta.Content = &empty
 	case llm.EventText:
-		return e.textChunk(dst, ev.Choice, ev.Text)
+		if !annotated {
+			return e.textChunk(dst, ev.Choice, ev.Text)
+		}
+		text := ev.Text
+		ch.Delta.Content = &text
 	case llm.EventRefusal:
 		text := ev.Text
 		ch.Delta.Refusal = &text
@@ -102,6 +146,11 @@ func (e *ChunkEncoder) Encode(dst []byte, ev *llm.Event) []byte {
 		return sse.AppendData(dst, b)
 	default:
 		return dst
+	}
+	if annotated {
+		ac := annotatedChunkChoice{ChunkChoice: *ch, ContentFilterResults: ev.Annotations[annChoice[0]], ContentFilterOffsets: ev.Annotations[annChoice[1]]}
+		b, _ := json.Marshal(&annotatedChunk{ChatChunk: *c, Choices: []annotatedChunkChoice{ac}, PromptFilterResults: ev.Annotations[annPromptFilter]})
+		return sse.AppendData(dst, b)
 	}
 	c.Choices = e.one[:]
 	b, _ := json.Marshal(c)
@@ -141,6 +190,51 @@ type Collector struct {
 	tools   [][]llm.ToolCall
 	finish  []string
 	usage   *llm.Usage
+	// promptFilter and choiceAnn are the upstream's annotations.
+	promptFilter json.RawMessage
+	choiceAnn    []map[string]json.RawMessage
+}
+
+// Response is a whole chat.completion with the upstream's annotations
+// (Azure's prompt_filter_results and each choice's
+// content_filter_results), which it marshals under their own names.
+type Response struct {
+	*wire.ChatResponse
+	promptFilter json.RawMessage
+	choiceAnn    []map[string]json.RawMessage
+}
+
+type annotatedResponse struct {
+	*wire.ChatResponse
+	Choices             []annotatedChoice `json:"choices"`
+	PromptFilterResults json.RawMessage   `json:"prompt_filter_results,omitempty"`
+}
+
+type annotatedChoice struct {
+	wire.Choice
+	ContentFilterResults json.RawMessage `json:"content_filter_results,omitempty"`
+	ContentFilterOffsets json.RawMessage `json:"content_filter_offsets,omitempty"`
+}
+
+// MarshalJSON writes the response; without annotations, exactly as
+// wire.ChatResponse marshals.
+func (r *Response) MarshalJSON() ([]byte, error) {
+	annotated := r.promptFilter != nil
+	for _, m := range r.choiceAnn {
+		annotated = annotated || len(m) > 0
+	}
+	if !annotated {
+		return json.Marshal(r.ChatResponse)
+	}
+	out := annotatedResponse{ChatResponse: r.ChatResponse, Choices: make([]annotatedChoice, len(r.Choices)), PromptFilterResults: r.promptFilter}
+	for i, c := range r.Choices {
+		out.Choices[i].Choice = c
+		if i < len(r.choiceAnn) {
+			out.Choices[i].ContentFilterResults = r.choiceAnn[i][annChoice[0]]
+			out.Choices[i].ContentFilterOffsets = r.choiceAnn[i][annChoice[1]]
+		}
+	}
+	return json.Marshal(&out)
 }
 
 // NewCollector starts a response with the given id, model and time.
@@ -155,6 +249,7 @@ func (c *Collector) grow(i int) {
 		c.reason = append(c.reason, strings.Builder{})
 		c.tools = append(c.tools, nil)
 		c.finish = append(c.finish, "")
+		c.choiceAnn = append(c.choiceAnn, nil)
 	}
 }
 
@@ -164,6 +259,9 @@ func (c *Collector) Add(ev *llm.Event) {
 		u := ev.Usage
 		c.usage = &u
 		return
+	}
+	if v := ev.Annotations[annPromptFilter]; v != nil {
+		c.promptFilter = v
 	}
 	if ev.Type == llm.EventStart {
 		if ev.SystemFingerprint != "" {
@@ -176,6 +274,14 @@ func (c *Collector) Add(ev *llm.Event) {
 	}
 	c.grow(ev.Choice)
 	i := ev.Choice
+	for _, k := range annChoice {
+		if v := ev.Annotations[k]; v != nil {
+			if c.choiceAnn[i] == nil {
+				c.choiceAnn[i] = make(map[string]json.RawMessage, 1)
+			}
+			c.choiceAnn[i][k] = v
+		}
+	}
 	switch ev.Type {
 	case llm.EventText:
 		c.text[i].WriteString(ev.Text)
@@ -204,7 +310,7 @@ func (c *Collector) Add(ev *llm.Event) {
 func (c *Collector) Usage() *llm.Usage { return c.usage }
 
 // Response returns the collected chat.completion.
-func (c *Collector) Response() *wire.ChatResponse {
+func (c *Collector) Response() *Response {
 	c.grow(0)
 	c.resp.Choices = make([]wire.Choice, len(c.text))
 	for i := range c.text {
@@ -229,7 +335,7 @@ func (c *Collector) Response() *wire.ChatResponse {
 	if c.usage != nil {
 		c.resp.Usage = usageToWire(*c.usage)
 	}
-	return &c.resp
+	return &Response{ChatResponse: &c.resp, promptFilter: c.promptFilter, choiceAnn: c.choiceAnn}
 }
 
 // StatusOf maps an error to the status code OpenAI would use.
@@ -267,6 +373,8 @@ func errorBody(err error) (int, wire.ErrorBody) {
 		status, typ, code = http.StatusGatewayTimeout, "timeout_error", "upstream_timeout"
 	case llm.KindCanceled:
 		status, typ, code = 499, "invalid_request_error", "client_closed_request"
+	case llm.KindNoRoute:
+		status, typ, code = http.StatusServiceUnavailable, "api_error", "no_available_target"
 	default:
 		status, typ, code = http.StatusInternalServerError, "server_error", "internal_error"
 	}
