@@ -7,7 +7,6 @@
 package route
 
 import (
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,15 +140,24 @@ func (h *Health) Success(ttft time.Duration) {
 // one more ejection; it reports whether the target was ejected.
 func (h *Health) Failure(now time.Time, mayEject func() bool) bool {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.consecutive++
 	wasProbe := h.probe
 	h.probe = false
-	if !wasProbe && h.consecutive < h.opts.ConsecutiveFailures {
+	due := wasProbe || h.consecutive >= h.opts.ConsecutiveFailures
+	first := h.ejections == 0
+	h.mu.Unlock()
+	if !due {
 		return false
 	}
-	if !wasProbe && h.ejections == 0 && mayEject != nil && !mayEject() {
+	// mayEject looks at every member's state, this one's included, so it
+	// runs without h.mu held.
+	if !wasProbe && first && mayEject != nil && !mayEject() {
 		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ejections > 0 && now.Before(h.ejectedUntil) {
+		return false // a concurrent failure ejected it already
 	}
 	d := h.opts.BaseEjection << min(h.ejections, 20)
 	if d <= 0 || d > h.opts.MaxEjection {
@@ -190,35 +198,35 @@ func (h *Health) Begin() { h.inflight.Add(1) }
 // End closes an attempt begun with Begin.
 func (h *Health) End() { h.inflight.Add(-1) }
 
-// retryBudget lets retries of a target be at most Ratio of its requests,
-// with a small reserve so a quiet target can still retry. A token bucket:
-// every first attempt deposits ratio tokens, every retry withdraws one.
+// retryBudget lets retries of a target be at most a fifth of its
+// requests, with a small reserve so a quiet target can still retry. A
+// token bucket counted in fifths of a retry: every first attempt deposits
+// one fifth, every retry withdraws five.
 type retryBudget struct {
 	mu     sync.Mutex
-	tokens float64
+	fifths int
 }
 
 const (
-	retryRatio   = 0.2
-	retryReserve = 3.0
-	retryCap     = 20.0
+	retryReserve = 3 * 5  // three retries
+	retryCap     = 20 * 5 // twenty retries
 )
 
-func (b *retryBudget) init() { b.tokens = retryReserve }
+func (b *retryBudget) init() { b.fifths = retryReserve }
 
 func (b *retryBudget) deposit() {
 	b.mu.Lock()
-	b.tokens = math.Min(b.tokens+retryRatio, retryCap)
+	b.fifths = min(b.fifths+1, retryCap)
 	b.mu.Unlock()
 }
 
 func (b *retryBudget) withdraw() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.tokens < 1 {
+	if b.fifths < 5 {
 		return false
 	}
-	b.tokens--
+	b.fifths -= 5
 	return true
 }
 

@@ -3,6 +3,7 @@ package route
 import (
 	"cmp"
 	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync/atomic"
@@ -158,18 +159,9 @@ func weightedShuffle(idx []int, ms []Member) {
 		if w <= 0 {
 			w = 1
 		}
-		u := rand.Float64()
-		keys[i] = -expNeg(u, w)
+		keys[i] = -math.Pow(rand.Float64(), 1/w)
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(keys[a], keys[b]) })
-}
-
-// expNeg returns u^(1/w) (the Efraimidis–Spirakis key).
-func expNeg(u, w float64) float64 {
-	if u <= 0 {
-		return 0
-	}
-	return pow(u, 1/w)
 }
 
 // Acquire asks to use member i for an attempt; false means a probing
