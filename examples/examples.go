@@ -18,3 +18,12 @@ func Sim() []byte {
 	}
 	return b
 }
+
+// Routing returns examples/routing.yaml.
+func Routing() []byte {
+	b, err := FS.ReadFile("routing.yaml")
+	if err != nil {
+		panic("examples: routing.yaml missing: " + err.Error())
+	}
+	return b
+}

@@ -173,6 +173,18 @@ func New(o Options) *Gateway {
 	return g
 }
 
+// CloseIdle closes idle upstream connections of every provider that keeps
+// a pool.
+func (g *Gateway) CloseIdle() {
+	for _, a := range *g.aliases.Load() {
+		for _, t := range a.Targets {
+			if c, ok := t.Provider.(interface{ CloseIdleConnections() }); ok {
+				c.CloseIdleConnections()
+			}
+		}
+	}
+}
+
 // CancelAll cancels every upstream attempt still running; each then ends
 // and is metered with the usage it has.
 func (g *Gateway) CancelAll() { g.cancelBase() }
