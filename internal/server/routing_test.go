@@ -326,3 +326,49 @@ func TestDisconnectsLeaveNoLeaks(t *testing.T) {
 		return runtime.NumGoroutine() <= base+5
 	})
 }
+
+// TestReloadKeepsInflightAndHealth: a reload swaps the routing table while
+// a stream is in flight; the stream finishes, the new alias works, and a
+// surviving target keeps its health.
+func TestReloadKeepsInflightAndHealth(t *testing.T) {
+	e := servertest.Start(t, servertest.Options{Config: routingConfig(t), Sim: sim.Options{ITL: 20 * time.Millisecond}})
+	_, key := e.CreateKey(t, server.KeyRequest{Name: "reload"})
+	e.Sim.AddFault(sim.Fault{Model: "primary", Status: 503, Count: 5})
+	for range 5 {
+		chat(t, e, key, "sim-ha", false)
+	}
+	if got := targetState(t, e, "sim-ha", "primary"); got == "healthy" {
+		t.Fatalf("primary %s before reload, want ejected or probing", got)
+	}
+	done := make(chan int)
+	go func() {
+		status, b := chat(t, e, key, "sim-weighted", true)
+		if evs := readSSE(t, b); status != 200 || evs[len(evs)-1] != "[DONE]" {
+			status = -1
+		}
+		done <- status
+	}()
+	servertest.WaitFor(t, "the stream to start", func() bool { return e.Sim.Stats().Requests["gpt-4.1-mini"] > 0 })
+	yml := routingConfig(t) + `
+  - alias: sim-new
+    targets:
+      - {provider: sim-us, model: newer, price: {input_per_mtok: 1, output_per_mtok: 1}}
+`
+	yml = strings.ReplaceAll(yml, "${SIM}", e.SimURL)
+	cfg, err := configParse(yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Server.Reload(cfg); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if st := <-done; st != 200 {
+		t.Fatal("the in-flight stream did not finish cleanly across the reload")
+	}
+	if status, b := chat(t, e, key, "sim-new", false); status != 200 {
+		t.Fatalf("new alias after reload: %d %s", status, b)
+	}
+	if got := targetState(t, e, "sim-ha", "primary"); got == "healthy" {
+		t.Fatalf("primary's ejection was forgotten by the reload")
+	}
+}

@@ -76,6 +76,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Server, error)
 	})
 	s := &Server{cfg: cfg, log: log, store: st, meter: meter, gw: gw, metrics: m, started: time.Now(), healths: healths}
 	s.aliases.Store(&aliases)
+	m.Registry.MustRegister(targetCollector{s})
 	s.handler = s.routes()
 	s.ready.Store(true)
 	return s, nil
