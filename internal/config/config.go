@@ -237,6 +237,13 @@ type Model struct {
 	Retry Retry `yaml:"retry"`
 	// Health tunes when a failing target is ejected from the pool.
 	Health Health `yaml:"health"`
+	// CacheTTL turns on the exact-match response cache for this alias:
+	// an identical deterministic request (temperature 0 or a seed, one
+	// choice) from the same tenant within the TTL is answered from
+	// memory, metered at no cost under provider "cache". Clients bypass
+	// it with "Cache-Control: no-cache" or "x-causeway-cache: bypass".
+	// Off by default.
+	CacheTTL Duration `yaml:"cache_ttl"`
 }
 
 // Retry bounds how a request is retried.

@@ -44,6 +44,11 @@ type Call struct {
 
 	pending  []llm.Event
 	buffered interface{ Buffered() bool }
+	// cacheKey is set when the answer may be cached; recorded collects
+	// its events. cached marks a call answered from the cache.
+	cacheKey string
+	recorded []llm.Event
+	cached   bool
 	usage    llm.Usage
 	sawUsage bool
 	outChars int
@@ -67,6 +72,15 @@ func (g *Gateway) Chat(ctx context.Context, p *identity.Principal, req *llm.Requ
 		return nil, err
 	}
 	rid := RequestID(ctx)
+	var key string
+	if alias.CacheTTL > 0 && cacheable(req) && !cacheBypassed(ctx) {
+		key = cacheKey(p.Tenant, alias.Name, req)
+		if e := g.cache.get(key, time.Now()); e != nil {
+			g.m.CacheRequests.WithLabelValues(alias.Name, "hit").Inc()
+			return g.fromCache(ctx, p, alias, req, e)
+		}
+		g.m.CacheRequests.WithLabelValues(alias.Name, "miss").Inc()
+	}
 	var call *Call
 	err = g.run(ctx, p, alias, routeRequest(ctx, p, req.User), func(a attempt) error {
 		c, err := g.try(ctx, p, alias, a, req, rid)
@@ -76,7 +90,16 @@ func (g *Gateway) Chat(ctx context.Context, p *identity.Principal, req *llm.Requ
 	if err != nil {
 		return nil, err
 	}
+	if key != "" {
+		call.cacheKey = key
+		call.recorded = append(call.recorded, call.pending...)
+	}
 	return call, nil
+}
+
+func cacheBypassed(ctx context.Context) bool {
+	info := Info(ctx)
+	return info != nil && info.NoCache
 }
 
 // upstreamContext detaches the upstream call from the client: when the
@@ -152,7 +175,9 @@ func (c *Call) preamble() error {
 		c.pending = append(c.pending, ev)
 		if ev.IsContent() {
 			c.first = time.Now()
-			c.pool.Members[c.member].Health.Success(c.first.Sub(c.start))
+			if c.pool != nil {
+				c.pool.Members[c.member].Health.Success(c.first.Sub(c.start))
+			}
 			return nil
 		}
 	}
@@ -194,6 +219,9 @@ func (c *Call) Next() (llm.Event, error) {
 		return llm.Event{}, err
 	}
 	c.observe(&ev)
+	if c.cacheKey != "" && len(c.recorded) <= cacheMaxEvents {
+		c.recorded = append(c.recorded, ev)
+	}
 	return ev, nil
 }
 
@@ -234,18 +262,21 @@ func (c *Call) Finish(clientErr error) {
 // finish meters the attempt and releases it.
 func (c *Call) finish(clientGone bool) {
 	defer c.g.inflight.Done()
-	h := c.pool.Members[c.member].Health
-	h.End()
-	switch {
-	case c.err != nil && unhealthy(c.err):
-		if c.pool.Failure(c.member, time.Now()) {
-			c.g.m.Ejections.WithLabelValues(c.Provider, c.UpstreamModel).Inc()
-			c.g.log.Warn("target ejected", slog.String("model", c.alias.Name), slog.String("provider", c.Provider),
-				slog.String("upstream_model", c.UpstreamModel), slog.Time("until", h.EjectedUntil()))
+	if c.pool != nil {
+		h := c.pool.Members[c.member].Health
+		h.End()
+		switch {
+		case c.err != nil && unhealthy(c.err):
+			if c.pool.Failure(c.member, time.Now()) {
+				c.g.m.Ejections.WithLabelValues(c.Provider, c.UpstreamModel).Inc()
+				c.g.log.Warn("target ejected", slog.String("model", c.alias.Name), slog.String("provider", c.Provider),
+					slog.String("upstream_model", c.UpstreamModel), slog.Time("until", h.EjectedUntil()))
+			}
+		case c.first.IsZero():
+			h.Release()
 		}
-	case c.first.IsZero():
-		h.Release()
 	}
+	c.remember()
 	if c.stream != nil {
 		_ = c.stream.Close()
 	}
@@ -282,6 +313,9 @@ func (c *Call) finish(clientGone bool) {
 		// cannot): estimate rather than bill nothing, ~4 characters a token.
 		u.OutputTokens = int64((c.outChars + 3) / 4)
 		u.InputTokens = estimateInput(c.req)
+	}
+	if c.cached {
+		u = llm.Usage{} // answered from memory: nothing was spent upstream
 	}
 	var cost int64
 	if c.target.Priced {

@@ -59,6 +59,8 @@ type Alias struct {
 	FallbackOn FallbackSet
 	// Fallbacks are aliases tried after this one's targets.
 	Fallbacks []string
+	// CacheTTL, when positive, caches answers to deterministic requests.
+	CacheTTL time.Duration
 }
 
 // RetryPolicy bounds a request's attempts.
@@ -128,7 +130,8 @@ type Gateway struct {
 	drain   time.Duration
 	ttl     time.Duration
 
-	cache sync.Map // key hash → *cachedKey
+	cache    *respCache
+	keyCache sync.Map // key hash → *cachedKey
 
 	// base is canceled by CancelAll.
 	base       context.Context
@@ -169,6 +172,7 @@ func New(o Options) *Gateway {
 		g.admin = []byte(o.AdminKey)
 	}
 	g.base, g.cancelBase = context.WithCancel(context.Background())
+	g.cache = newRespCache()
 	g.SetAliases(o.Aliases)
 	return g
 }
@@ -256,7 +260,7 @@ func (g *Gateway) Authenticate(ctx context.Context, credential string) (*identit
 	}
 	hash := identity.HashKey(credential)
 	now := time.Now()
-	if v, ok := g.cache.Load(hash); ok {
+	if v, ok := g.keyCache.Load(hash); ok {
 		ck := v.(*cachedKey)
 		if now.Before(ck.expires) {
 			return principalOf(ck.key)
@@ -265,12 +269,12 @@ func (g *Gateway) Authenticate(ctx context.Context, credential string) (*identit
 	k, err := g.keys.KeyByHash(ctx, hash)
 	if err != nil {
 		if g.notFnd(err) {
-			g.cache.Delete(hash)
+			g.keyCache.Delete(hash)
 			return nil, errBadKey()
 		}
 		return nil, &llm.Error{Kind: llm.KindInternal, Message: "could not check the API key", Err: err}
 	}
-	g.cache.Store(hash, &cachedKey{key: k, expires: now.Add(g.ttl)})
+	g.keyCache.Store(hash, &cachedKey{key: k, expires: now.Add(g.ttl)})
 	return principalOf(k)
 }
 
@@ -288,7 +292,7 @@ func (g *Gateway) IsAdmin(credential string) bool {
 
 // ForgetKey drops a key from the authentication cache, so a revocation
 // on this replica takes effect at once.
-func (g *Gateway) ForgetKey(hash string) { g.cache.Delete(hash) }
+func (g *Gateway) ForgetKey(hash string) { g.keyCache.Delete(hash) }
 
 // admit applies limits before any upstream call: today, the key's budget.
 func (g *Gateway) admit(ctx context.Context, p *identity.Principal) error {

@@ -21,6 +21,9 @@ type RequestInfo struct {
 	PreferRegions []string
 	// Session keys sticky routing (x-causeway-session).
 	Session string
+	// NoCache bypasses the response cache (Cache-Control: no-cache or
+	// x-causeway-cache: bypass).
+	NoCache bool
 }
 
 // WithRequestInfo returns ctx carrying info.

@@ -30,6 +30,8 @@ type Metrics struct {
 	UpstreamErrors *prometheus.CounterVec
 	// Attempts counts upstream attempts by provider and status.
 	Attempts *prometheus.CounterVec
+	// CacheRequests counts response-cache lookups by alias and result.
+	CacheRequests *prometheus.CounterVec
 	// Ejections counts targets ejected by outlier detection.
 	Ejections *prometheus.CounterVec
 	// UsagePending is the number of usage records waiting to be written.
@@ -67,6 +69,9 @@ func New() *Metrics {
 		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "causeway_upstream_attempts_total", Help: "Upstream attempts by provider and final status (ok, error, partial, canceled).",
 		}, []string{"provider", "status"}),
+		CacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "causeway_cache_requests_total", Help: "Response-cache lookups by model alias and result (hit, miss).",
+		}, []string{"model", "result"}),
 		Ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "causeway_target_ejections_total", Help: "Targets ejected from their pools after repeated failures, by provider and upstream model.",
 		}, []string{"provider", "upstream_model"}),
@@ -77,7 +82,7 @@ func New() *Metrics {
 			Name: "causeway_usage_write_errors_total", Help: "Usage batch writes that failed and were retried.",
 		}),
 	}
-	r.MustRegister(m.Requests, m.Latency, m.TTFT, m.Tokens, m.Cost, m.UpstreamErrors, m.Attempts, m.Ejections, m.UsagePending, m.UsageWriteErrors)
+	r.MustRegister(m.Requests, m.Latency, m.TTFT, m.Tokens, m.Cost, m.UpstreamErrors, m.Attempts, m.CacheRequests, m.Ejections, m.UsagePending, m.UsageWriteErrors)
 	return m
 }
 

@@ -49,7 +49,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	accessLog := s.cfg.Log.Requests
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &gateway.RequestInfo{ID: gateway.NewRequestID(), Session: r.Header.Get("X-Causeway-Session")}
+		info := &gateway.RequestInfo{ID: gateway.NewRequestID(), Session: r.Header.Get("X-Causeway-Session"),
+			NoCache: strings.EqualFold(r.Header.Get("X-Causeway-Cache"), "bypass") || strings.Contains(strings.ToLower(r.Header.Get("Cache-Control")), "no-cache")}
 		if v := r.Header.Get("X-Causeway-Region"); v != "" {
 			for _, reg := range strings.Split(v, ",") {
 				if reg = strings.TrimSpace(reg); reg != "" {

@@ -372,3 +372,72 @@ func TestReloadKeepsInflightAndHealth(t *testing.T) {
 		t.Fatalf("primary's ejection was forgotten by the reload")
 	}
 }
+
+// TestResponseCache: an exact repeat of a deterministic request is served
+// from memory, per tenant, unless bypassed; other requests are not cached.
+func TestResponseCache(t *testing.T) {
+	yml := routingConfig(t) + `
+  - alias: sim-cached
+    cache_ttl: 1m
+    targets:
+      - {provider: sim-us, model: cached-model, price: {input_per_mtok: 1, output_per_mtok: 1}}
+`
+	e := servertest.Start(t, servertest.Options{Config: yml})
+	id, key := e.CreateKey(t, server.KeyRequest{Name: "cache"})
+	var other server.KeyView
+	if st := e.Admin(t, http.MethodPost, "/admin/v1/keys?tenant=acme", server.KeyRequest{Name: "other-tenant"}, &other); st != 201 {
+		t.Fatalf("create key in tenant acme: %d", st)
+	}
+	det := `{"model":"sim-cached","temperature":0,"messages":[{"role":"user","content":"cache me"}]}`
+	requests := func() int64 { return e.Sim.Stats().Requests["cached-model"] }
+	content := func(b []byte) string {
+		var r struct {
+			Choices []struct{ Message struct{ Content string } } `json:"choices"`
+		}
+		_ = json.Unmarshal(b, &r)
+		return r.Choices[0].Message.Content
+	}
+	_, _, first := e.Post(t, key, "/v1/chat/completions", det)
+	status, _, second := e.Post(t, key, "/v1/chat/completions", det)
+	if status != 200 || requests() != 1 || content(first) != content(second) || content(first) == "" {
+		t.Fatalf("repeat: status %d, upstream requests %d, answers %q / %q; want one upstream request and the same answer", status, requests(), content(first), content(second))
+	}
+	// Streamed, the same request is a hit too.
+	status, _, b := e.Post(t, key, "/v1/chat/completions", strings.Replace(det, `"temperature":0`, `"temperature":0,"stream":true`, 1))
+	if evs := readSSE(t, b); status != 200 || requests() != 1 || evs[len(evs)-1] != "[DONE]" {
+		t.Fatalf("streamed repeat: status %d, upstream requests %d", status, requests())
+	}
+	// Another tenant never sees this tenant's answers.
+	e.Post(t, other.Key, "/v1/chat/completions", det)
+	if requests() != 2 {
+		t.Fatalf("another tenant was served from the cache (upstream requests %d, want 2)", requests())
+	}
+	// Bypass, and non-deterministic requests, go upstream.
+	req, _ := http.NewRequest(http.MethodPost, e.URL+"/v1/chat/completions", strings.NewReader(det))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	e.Post(t, key, "/v1/chat/completions", `{"model":"sim-cached","temperature":0.7,"messages":[{"role":"user","content":"cache me"}]}`)
+	e.Post(t, key, "/v1/chat/completions", `{"model":"sim-cached","temperature":0.7,"messages":[{"role":"user","content":"cache me"}]}`)
+	if requests() != 5 {
+		t.Fatalf("upstream requests = %d, want 5 (bypass and two sampled requests go upstream)", requests())
+	}
+	e.Server.Meter().Flush(context.Background())
+	recs, _ := e.Store.ListUsage(context.Background(), billing.UsageFilter{Tenant: "default", KeyID: id}, 100)
+	var hits int
+	for _, r := range recs {
+		if r.Provider == "cache" {
+			hits++
+			if r.CostNanoUSD != 0 || r.Status != billing.StatusOK {
+				t.Errorf("cache hit record %+v: want ok at no cost", r)
+			}
+		}
+	}
+	if hits != 2 {
+		t.Errorf("cache hit records = %d, want 2", hits)
+	}
+}

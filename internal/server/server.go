@@ -132,7 +132,7 @@ func buildAliases(cfg *config.Config, healths map[string]*route.Health) ([]*gate
 	aliases := make([]*gateway.Alias, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
 		a := &gateway.Alias{
-			Name: m.Alias, Created: now, Fallbacks: m.Fallbacks,
+			Name: m.Alias, Created: now, Fallbacks: m.Fallbacks, CacheTTL: m.CacheTTL.Std(),
 			Retry: gateway.RetryPolicy{
 				MaxAttempts: m.Retry.MaxAttempts, Backoff: m.Retry.Backoff.Std(),
 				MaxBackoff: m.Retry.MaxBackoff.Std(), MaxRetryAfter: m.Retry.MaxRetryAfter.Std(),
