@@ -244,6 +244,15 @@ type Model struct {
 	// it with "Cache-Control: no-cache" or "x-causeway-cache: bypass".
 	// Off by default.
 	CacheTTL Duration `yaml:"cache_ttl"`
+	// Hedge sends a second attempt to the next target when the first
+	// has not sent its first token within HedgeAfter, takes whichever
+	// answers first, and cancels (and meters) the other. It costs up to
+	// twice the tokens for the slowest requests. Off by default.
+	Hedge bool `yaml:"hedge"`
+	// HedgeAfter is the hedge delay; 0 (the default) uses the first
+	// target's recent 95th-percentile time to first token, and does not
+	// hedge until 16 requests have measured it.
+	HedgeAfter Duration `yaml:"hedge_after"`
 }
 
 // Retry bounds how a request is retried.

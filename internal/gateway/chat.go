@@ -81,14 +81,25 @@ func (g *Gateway) Chat(ctx context.Context, p *identity.Principal, req *llm.Requ
 		}
 		g.m.CacheRequests.WithLabelValues(alias.Name, "miss").Inc()
 	}
+	rr := routeRequest(ctx, p, req.User)
 	var call *Call
-	err = g.run(ctx, p, alias, routeRequest(ctx, p, req.User), func(a attempt) error {
-		c, err := g.try(ctx, p, alias, a, req, rid)
-		call = c
-		return err
-	})
-	if err != nil {
-		return nil, err
+	if alias.Hedge {
+		if c, err, ok := g.hedged(ctx, p, alias, req, rid, rr); ok {
+			if err != nil {
+				return nil, err
+			}
+			call = c
+		}
+	}
+	if call == nil {
+		err = g.run(ctx, p, alias, rr, func(a attempt) error {
+			c, err := g.try(ctx, p, alias, a, req, rid, nil)
+			call = c
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if key != "" {
 		call.cacheKey = key
@@ -117,7 +128,9 @@ func (g *Gateway) upstreamContext(client context.Context) (context.Context, cont
 	return ctx, cancel, func() bool { stopBase(); return stop() }
 }
 
-func (g *Gateway) try(ctx context.Context, p *identity.Principal, alias *Alias, a attempt, req *llm.Request, rid string) (*Call, error) {
+// try makes one attempt. abort, when not nil, cancels the attempt at once
+// when it is done (a hedge that lost).
+func (g *Gateway) try(ctx context.Context, p *identity.Principal, alias *Alias, a attempt, req *llm.Request, rid string, abort context.Context) (*Call, error) {
 	t := &a.alias.Targets[a.index]
 	r := *req
 	r.UpstreamModel = t.Model
@@ -129,6 +142,11 @@ func (g *Gateway) try(ctx context.Context, p *identity.Principal, alias *Alias, 
 	}
 	c.pool.Members[a.index].Health.Begin()
 	upCtx, cancel, stop := g.upstreamContext(ctx)
+	if abort != nil {
+		stopAbort := context.AfterFunc(abort, cancel)
+		stop0 := stop
+		stop = func() bool { stopAbort(); return stop0() }
+	}
 	c.cancel, c.stopAF = cancel, stop
 	g.inflight.Add(1)
 	st, err := t.Provider.Chat(upCtx, &r)

@@ -61,6 +61,11 @@ type Alias struct {
 	Fallbacks []string
 	// CacheTTL, when positive, caches answers to deterministic requests.
 	CacheTTL time.Duration
+	// Hedge sends a second attempt to the next target when the first has
+	// not answered within HedgeAfter (0: the target's p95 time to first
+	// token).
+	Hedge      bool
+	HedgeAfter time.Duration
 }
 
 // RetryPolicy bounds a request's attempts.

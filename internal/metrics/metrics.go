@@ -32,6 +32,8 @@ type Metrics struct {
 	Attempts *prometheus.CounterVec
 	// CacheRequests counts response-cache lookups by alias and result.
 	CacheRequests *prometheus.CounterVec
+	// Hedges counts hedge attempts launched, by alias.
+	Hedges *prometheus.CounterVec
 	// Ejections counts targets ejected by outlier detection.
 	Ejections *prometheus.CounterVec
 	// UsagePending is the number of usage records waiting to be written.
@@ -72,6 +74,9 @@ func New() *Metrics {
 		CacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "causeway_cache_requests_total", Help: "Response-cache lookups by model alias and result (hit, miss).",
 		}, []string{"model", "result"}),
+		Hedges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "causeway_hedges_total", Help: "Second attempts launched because the first was slower than the hedge delay, by model alias.",
+		}, []string{"model"}),
 		Ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "causeway_target_ejections_total", Help: "Targets ejected from their pools after repeated failures, by provider and upstream model.",
 		}, []string{"provider", "upstream_model"}),
@@ -82,7 +87,7 @@ func New() *Metrics {
 			Name: "causeway_usage_write_errors_total", Help: "Usage batch writes that failed and were retried.",
 		}),
 	}
-	r.MustRegister(m.Requests, m.Latency, m.TTFT, m.Tokens, m.Cost, m.UpstreamErrors, m.Attempts, m.CacheRequests, m.Ejections, m.UsagePending, m.UsageWriteErrors)
+	r.MustRegister(m.Requests, m.Latency, m.TTFT, m.Tokens, m.Cost, m.UpstreamErrors, m.Attempts, m.CacheRequests, m.Hedges, m.Ejections, m.UsagePending, m.UsageWriteErrors)
 	return m
 }
 

@@ -7,6 +7,7 @@
 package route
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +73,8 @@ type Health struct {
 	everEjected  int64
 
 	ewmaNanos atomic.Int64 // time to first token, EWMA
+	recent    [64]time.Duration
+	recentN   int // guarded by mu
 	inflight  atomic.Int64
 	budget    retryBudget
 }
@@ -124,6 +127,10 @@ func (h *Health) Success(ttft time.Duration) {
 	h.consecutive = 0
 	h.ejections = 0
 	h.probe = false
+	if ttft > 0 {
+		h.recent[h.recentN%len(h.recent)] = ttft
+		h.recentN++
+	}
 	h.mu.Unlock()
 	if ttft > 0 {
 		const alpha = 0.2
@@ -171,6 +178,22 @@ func (h *Health) Failure(now time.Time, mayEject func() bool) bool {
 
 // Latency returns the EWMA time to first token (0 before any success).
 func (h *Health) Latency() time.Duration { return time.Duration(h.ewmaNanos.Load()) }
+
+// P95 returns the 95th percentile of the last 64 times to first token, or
+// 0 before there are 16 of them.
+func (h *Health) P95() time.Duration {
+	h.mu.Lock()
+	n := min(h.recentN, len(h.recent))
+	if n < 16 {
+		h.mu.Unlock()
+		return 0
+	}
+	xs := make([]time.Duration, n)
+	copy(xs, h.recent[:n])
+	h.mu.Unlock()
+	slices.Sort(xs)
+	return xs[(n*95+99)/100-1]
+}
 
 // Ejections returns how many times the target has been ejected.
 func (h *Health) Ejections() int64 {

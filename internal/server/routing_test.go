@@ -441,3 +441,39 @@ func TestResponseCache(t *testing.T) {
 		t.Errorf("cache hit records = %d, want 2", hits)
 	}
 }
+
+// TestHedgedRequest: when the first target is slower than the hedge delay
+// a second attempt goes to the next target, the faster answer wins, and
+// both attempts are metered.
+func TestHedgedRequest(t *testing.T) {
+	yml := routingConfig(t) + `
+  - alias: sim-hedged
+    hedge: true
+    hedge_after: 50ms
+    targets:
+      - {provider: sim-us, model: slow, price: {input_per_mtok: 1, output_per_mtok: 1}}
+      - {provider: sim-eu, model: fast, price: {input_per_mtok: 1, output_per_mtok: 1}}
+`
+	e := servertest.Start(t, servertest.Options{Config: yml})
+	id, key := e.CreateKey(t, server.KeyRequest{Name: "hedge"})
+	e.Sim.AddFault(sim.Fault{Model: "slow", StallMS: 5000})
+	status, b := chat(t, e, key, "sim-hedged", true)
+	if status != 200 {
+		t.Fatalf("status %d: %s", status, b)
+	}
+	st := e.Sim.Stats()
+	if st.Requests["slow"] != 1 || st.Completed["fast"] != 1 || st.Completed["slow"] != 0 {
+		t.Fatalf("stats %+v: want one attempt at each, the fast one answering", st)
+	}
+	servertest.WaitFor(t, "both attempts metered", func() bool {
+		e.Server.Meter().Flush(context.Background())
+		recs, _ := e.Store.ListUsage(context.Background(), billing.UsageFilter{Tenant: "default", KeyID: id}, 10)
+		return len(recs) == 2
+	})
+	// Without a slow first target, no hedge is sent.
+	e.Sim.ClearFaults()
+	chat(t, e, key, "sim-hedged", false)
+	if st2 := e.Sim.Stats(); st2.Requests["fast"] != 1 {
+		t.Fatalf("a fast first answer still hedged: %+v", st2)
+	}
+}

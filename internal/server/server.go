@@ -133,6 +133,7 @@ func buildAliases(cfg *config.Config, healths map[string]*route.Health) ([]*gate
 	for _, m := range cfg.Models {
 		a := &gateway.Alias{
 			Name: m.Alias, Created: now, Fallbacks: m.Fallbacks, CacheTTL: m.CacheTTL.Std(),
+			Hedge: m.Hedge, HedgeAfter: m.HedgeAfter.Std(),
 			Retry: gateway.RetryPolicy{
 				MaxAttempts: m.Retry.MaxAttempts, Backoff: m.Retry.Backoff.Std(),
 				MaxBackoff: m.Retry.MaxBackoff.Std(), MaxRetryAfter: m.Retry.MaxRetryAfter.Std(),
