@@ -136,6 +136,58 @@ func detectConfig(getenv func(string) (string, bool)) (*config.Config, error) {
 		}
 		found++
 	}
+	if _, ok := getenv("ANTHROPIC_API_KEY"); ok {
+		fmt.Fprintf(&b, "  - name: anthropic\n    type: anthropic\n    api_key: ${ANTHROPIC_API_KEY}\n")
+		for _, m := range []string{"claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"} {
+			fmt.Fprintf(&models, "  - alias: %s\n    targets: [{provider: anthropic, model: %s}]\n", m, m)
+		}
+		found++
+	}
+	if key, ok := getenv("GEMINI_API_KEY"); ok && key != "" {
+		fmt.Fprintf(&b, "  - name: gemini\n    type: gemini\n    api_key: ${GEMINI_API_KEY}\n")
+		for _, m := range []string{"gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-embedding-001"} {
+			fmt.Fprintf(&models, "  - alias: %s\n    targets: [{provider: gemini, model: %s}]\n", m, m)
+		}
+		found++
+	}
+	if endpoint, ok := getenv("AZURE_OPENAI_ENDPOINT"); ok && endpoint != "" {
+		if _, ok := getenv("AZURE_OPENAI_API_KEY"); ok {
+			version := "2024-10-21"
+			if v, ok := getenv("AZURE_OPENAI_API_VERSION"); ok && v != "" {
+				version = v
+			}
+			fmt.Fprintf(&b, "  - name: azure\n    type: azure\n    base_url: %q\n    api_key: ${AZURE_OPENAI_API_KEY}\n    api_version: %q\n", endpoint, version)
+			deployments, _ := getenv("AZURE_OPENAI_DEPLOYMENTS")
+			for _, d := range strings.Split(deployments, ",") {
+				if d = strings.TrimSpace(d); d != "" {
+					fmt.Fprintf(&models, "  - alias: %q\n    targets: [{provider: azure, model: %q}]\n", "azure/"+d, d)
+				}
+			}
+			found++
+		}
+	}
+	region, _ := getenv("AWS_REGION")
+	if region == "" {
+		region, _ = getenv("AWS_DEFAULT_REGION")
+	}
+	_, haveKey := getenv("AWS_ACCESS_KEY_ID")
+	_, haveProfile := getenv("AWS_PROFILE")
+	if region != "" && (haveKey || haveProfile) {
+		// No static keys in the config: the standard AWS credential chain
+		// reads the environment, profile or role.
+		fmt.Fprintf(&b, "  - name: bedrock\n    type: bedrock\n    region: %q\n", region)
+		geo := strings.SplitN(region, "-", 2)[0] // us, eu, ap: the inference-profile prefix
+		for _, m := range [][2]string{
+			{"bedrock/claude-sonnet-4-5", geo + ".anthropic.claude-sonnet-4-5-20250929-v1:0"},
+			{"bedrock/claude-haiku-4-5", geo + ".anthropic.claude-haiku-4-5-20251001-v1:0"},
+			{"bedrock/nova-pro", geo + ".amazon.nova-pro-v1:0"},
+			{"bedrock/nova-lite", geo + ".amazon.nova-lite-v1:0"},
+			{"bedrock/titan-embed-v2", "amazon.titan-embed-text-v2:0"},
+		} {
+			fmt.Fprintf(&models, "  - alias: %q\n    targets: [{provider: bedrock, model: %q}]\n", m[0], m[1])
+		}
+		found++
+	}
 	ollama := "http://127.0.0.1:11434"
 	if v, ok := getenv("OLLAMA_HOST"); ok && v != "" {
 		ollama = v
@@ -151,7 +203,7 @@ func detectConfig(getenv func(string) (string, bool)) (*config.Config, error) {
 		found++
 	}
 	if found == 0 {
-		return nil, errors.New("no configuration given and no provider found in the environment (OPENAI_API_KEY, or an Ollama server on 127.0.0.1:11434); " +
+		return nil, errors.New("no configuration given and no provider found in the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_ENDPOINT with AZURE_OPENAI_API_KEY, AWS_REGION with AWS credentials, or an Ollama server on 127.0.0.1:11434); " +
 			"pass --config FILE, or try `causeway demo` which needs no account")
 	}
 	b.WriteString("models:\n")
