@@ -193,9 +193,10 @@ type Timeouts struct {
 	// Connect bounds establishing the connection, TLS included. The
 	// default is "5s".
 	Connect Duration `yaml:"connect"`
-	// FirstToken bounds the wait from sending the request to the first
-	// byte of the response; until then the router may still fail over to
-	// another target. The default is "60s".
+	// FirstToken bounds the wait from sending a streamed request to its
+	// first event; until then the router may still fail over to another
+	// target. A whole (non-streamed) answer arrives only when generation
+	// is done, so it is bounded by Total instead. The default is "60s".
 	FirstToken Duration `yaml:"first_token"`
 	// Idle bounds the silence between two chunks of a streamed
 	// response. The default is "60s".

@@ -273,16 +273,25 @@ func TestUpstreamFailures(t *testing.T) {
 	})
 	t.Run("timeout", func(t *testing.T) {
 		addFault(t, e, sim.Fault{Model: "other-model", StallMS: 60_000, Probability: 1})
-		yml := strings.Replace(servertest.DefaultConfig, "timeouts: {first_token: 5s, idle: 5s}", "timeouts: {first_token: 300ms, idle: 300ms}", 1)
+		yml := strings.Replace(servertest.DefaultConfig, "timeouts: {first_token: 5s, idle: 5s}", "timeouts: {first_token: 300ms, idle: 300ms, total: 1s}", 1)
 		e2 := servertest.Start(t, servertest.Options{Config: yml})
 		e2.Sim.AddFault(sim.Fault{Model: "gpt-4.1-mini", StallMS: 60_000, Probability: 1})
 		_, key2 := e2.CreateKey(t, server.KeyRequest{Name: "k"})
-		status, _, b := e2.Post(t, key2, "/v1/chat/completions", hello)
+		// A stream must start within the first-token timeout.
+		status, _, b := e2.Post(t, key2, "/v1/chat/completions", `{"model":"sim-openai","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 		if status != 504 {
-			t.Fatalf("status = %d, want 504: %s", status, b)
+			t.Fatalf("stream: status = %d, want 504: %s", status, b)
 		}
 		if eb := decodeError(t, b); !strings.Contains(eb.Error.Message, "first-token timeout") {
-			t.Errorf("message %q does not name the timeout", eb.Error.Message)
+			t.Errorf("message %q does not name the first-token timeout", eb.Error.Message)
+		}
+		// A whole answer comes at the end: only the total timeout bounds it.
+		status, _, b = e2.Post(t, key2, "/v1/chat/completions", hello)
+		if status != 504 {
+			t.Fatalf("whole: status = %d, want 504: %s", status, b)
+		}
+		if eb := decodeError(t, b); !strings.Contains(eb.Error.Message, "total timeout") {
+			t.Errorf("message %q does not name the total timeout", eb.Error.Message)
 		}
 	})
 	t.Run("upstream status", func(t *testing.T) {

@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/causeway-ai/causeway/internal/llm"
 	wire "github.com/causeway-ai/causeway/internal/schema/openai"
 	"github.com/causeway-ai/causeway/internal/sse"
@@ -53,14 +55,42 @@ type Config struct {
 	MaxIdleConns int
 	// MaxResponseBytes caps a whole response body and a stream line.
 	MaxResponseBytes int
+
+	// The fields below let another provider of the OpenAI wire family
+	// (Azure OpenAI) reuse this codec and transport rather than copy them.
+
+	// ChatURL, when set, returns the chat completions URL for an upstream
+	// model (Azure addresses a deployment in the path); BaseURL is then
+	// not used for chat.
+	ChatURL func(model string) string
+	// EmbedURL, when set, returns the embeddings URL for an upstream
+	// model.
+	EmbedURL func(model string) string
+	// Authorize, when set, sets the credential headers of every request
+	// instead of "Authorization: Bearer <APIKey>".
+	Authorize func(h http.Header)
+	// Dialect adapts request bodies to an upstream that predates parts of
+	// the OpenAI API.
+	Dialect Dialect
+}
+
+// Dialect lists the request fields an OpenAI-family upstream does not
+// accept.
+type Dialect struct {
+	// LegacyMaxTokens sends the output cap as max_tokens rather than
+	// max_completion_tokens.
+	LegacyMaxTokens bool
+	// NoStreamOptions omits stream_options: the upstream rejects it, so a
+	// streamed answer carries no usage.
+	NoStreamOptions bool
 }
 
 // Provider is an OpenAI-compatible upstream.
 type Provider struct {
 	cfg      Config
 	client   *http.Client
-	chatURL  string
-	embedURL string
+	chatURL  func(model string) string
+	embedURL func(model string) string
 	auth     string
 }
 
@@ -99,8 +129,16 @@ func New(cfg Config) *Provider {
 	p := &Provider{
 		cfg:      cfg,
 		client:   &http.Client{Transport: tr},
-		chatURL:  base + "/chat/completions",
-		embedURL: base + "/embeddings",
+		chatURL:  cfg.ChatURL,
+		embedURL: cfg.EmbedURL,
+	}
+	if p.chatURL == nil {
+		u := base + "/chat/completions"
+		p.chatURL = func(string) string { return u }
+	}
+	if p.embedURL == nil {
+		u := base + "/embeddings"
+		p.embedURL = func(string) string { return u }
 	}
 	if cfg.APIKey != "" {
 		p.auth = "Bearer " + cfg.APIKey
@@ -192,7 +230,9 @@ func (p *Provider) post(ctx context.Context, url string, body []byte, stream boo
 	} else {
 		h.Set("Accept", "application/json")
 	}
-	if p.auth != "" {
+	if p.cfg.Authorize != nil {
+		p.cfg.Authorize(h)
+	} else if p.auth != "" {
 		h.Set("Authorization", p.auth)
 	}
 	for k, v := range p.cfg.Headers {
@@ -203,13 +243,20 @@ func (p *Provider) post(ctx context.Context, url string, body []byte, stream boo
 
 // Chat implements the gateway's Provider.
 func (p *Provider) Chat(ctx context.Context, req *llm.Request) (llm.Stream, error) {
-	body, err := EncodeChatRequest(req)
+	body, err := EncodeChatRequestDialect(req, p.cfg.Dialect)
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInvalid, Message: "could not encode the request for the upstream", Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.TotalTimeout)
-	wd := newWatchdog(p.cfg.FirstTokenTimeout, p.cfg.IdleTimeout, cancel)
-	resp, err := p.post(ctx, p.chatURL, body, req.Stream)
+	// A whole answer's headers come only when generation is done, so the
+	// first-token timeout applies to streams; a whole call is bounded by
+	// the total timeout.
+	first := p.cfg.FirstTokenTimeout
+	if !req.Stream {
+		first = p.cfg.TotalTimeout + time.Minute // the total deadline fires first
+	}
+	wd := newWatchdog(first, p.cfg.IdleTimeout, cancel)
+	resp, err := p.post(ctx, p.chatURL(req.UpstreamModel), body, req.Stream)
 	if err != nil {
 		err = wd.explain(ctx, err)
 		wd.stop()
@@ -249,32 +296,56 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (llm.Stream, erro
 }
 
 // upstreamError turns a non-2xx answer into an *llm.Error, keeping the
-// upstream's message (which never holds our credentials).
+// upstream's message. Upstreams mask keys in their messages (OpenAI's
+// 401 quotes the last four characters), so it is passed on as it is.
 func (p *Provider) upstreamError(resp *http.Response) error {
 	defer resp.Body.Close()
 	b, _ := readAll(resp.Body, 64<<10)
-	msg := ""
-	var eb wire.ErrorBody
-	if json.Unmarshal(b, &eb) == nil && eb.Error.Message != "" {
-		msg = eb.Error.Message
-	} else if len(b) > 0 && len(b) < 512 {
+	return UpstreamError(p.cfg.Name, resp.StatusCode, resp.Header, b)
+}
+
+// UpstreamError maps an upstream's error answer (status, headers and body)
+// to an *llm.Error. It reads OpenAI's envelope
+// {"error":{"message","type","param","code"}} and Azure OpenAI's, whose
+// code is a string such as "429" or "content_filter" and whose
+// innererror holds the content filter's verdict.
+func UpstreamError(name string, status int, h http.Header, b []byte) *llm.Error {
+	msg, param, code := "", "", ""
+	if gjson.ValidBytes(b) {
+		if eo := gjson.GetBytes(b, "error"); eo.IsObject() {
+			msg = eo.Get("message").String()
+			param = eo.Get("param").String()
+			code = eo.Get("code").String()
+			if ic := eo.Get("innererror.code").String(); ic != "" && code == "content_filter" {
+				msg += " (" + ic + ")"
+			}
+		}
+	}
+	if msg == "" && len(b) > 0 && len(b) < 512 {
 		msg = strings.TrimSpace(string(b))
 	}
 	if msg == "" {
-		msg = http.StatusText(resp.StatusCode)
+		msg = http.StatusText(status)
 	}
-	e := &llm.Error{Status: resp.StatusCode, Message: "upstream " + p.cfg.Name + " returned " + strconv.Itoa(resp.StatusCode) + ": " + msg}
-	switch s := resp.StatusCode; {
+	e := &llm.Error{Status: status, Message: "upstream " + name + " returned " + strconv.Itoa(status) + ": " + msg}
+	switch s := status; {
 	case s == http.StatusBadRequest || s == http.StatusUnprocessableEntity:
 		e.Kind = llm.KindInvalid
-		if eb.Error.Param != nil {
-			e.Param = *eb.Error.Param
+		e.Param = param
+		if code == "content_filter" {
+			// Azure's content filter refused the prompt: the client's
+			// request is at fault, and the code tells it why.
+			e.Code = code
 		}
 	case s == http.StatusRequestEntityTooLarge:
 		e.Kind = llm.KindTooLarge
 	case s == http.StatusTooManyRequests:
 		e.Kind = llm.KindRateLimited
-		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"))
+		e.RetryAfter = retryAfter(h.Get("Retry-After"))
+		// Azure also says it in milliseconds, more precisely.
+		if ms, err := strconv.ParseInt(h.Get("Retry-After-Ms"), 10, 64); err == nil && ms > 0 {
+			e.RetryAfter = time.Duration(ms) * time.Millisecond
+		}
 	case s == http.StatusRequestTimeout || s == http.StatusGatewayTimeout:
 		e.Kind = llm.KindTimeout
 	case s == http.StatusServiceUnavailable:
@@ -291,7 +362,7 @@ func retryAfter(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 && n < 1e9 {
 		return time.Duration(n * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
@@ -327,7 +398,7 @@ func (p *Provider) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.E
 	defer cancel()
 	wd := newWatchdog(p.cfg.FirstTokenTimeout, p.cfg.IdleTimeout, cancel)
 	defer wd.stop()
-	resp, err := p.post(ctx, p.embedURL, body, false)
+	resp, err := p.post(ctx, p.embedURL(req.UpstreamModel), body, false)
 	if err != nil {
 		return nil, wd.explain(ctx, err)
 	}

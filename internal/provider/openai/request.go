@@ -12,6 +12,12 @@ import (
 // EncodeChatRequest builds the upstream body for req. Streaming requests always
 // ask for usage, whatever the client asked, so that metering is exact.
 func EncodeChatRequest(req *llm.Request) ([]byte, error) {
+	return EncodeChatRequestDialect(req, Dialect{})
+}
+
+// EncodeChatRequestDialect builds the upstream body for req in the given
+// dialect of the protocol.
+func EncodeChatRequestDialect(req *llm.Request, d Dialect) ([]byte, error) {
 	w := wire.ChatRequest{
 		Model:             req.UpstreamModel,
 		Stream:            req.Stream,
@@ -23,12 +29,16 @@ func EncodeChatRequest(req *llm.Request) ([]byte, error) {
 		ParallelToolCalls: req.ParallelToolCalls,
 		ReasoningEffort:   req.ReasoningEffort,
 	}
-	if req.Stream {
+	if req.Stream && !d.NoStreamOptions {
 		w.StreamOptions = &wire.StreamOptions{IncludeUsage: true}
 	}
 	if req.MaxTokens > 0 {
 		n := req.MaxTokens
-		w.MaxCompletionTokens = &n
+		if d.LegacyMaxTokens {
+			w.MaxTokens = &n
+		} else {
+			w.MaxCompletionTokens = &n
+		}
 	}
 	if req.N > 1 {
 		n := req.N
@@ -84,7 +94,9 @@ func appendExtra(obj []byte, extra map[string]json.RawMessage) []byte {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	out := bytes.TrimRight(obj, "}")
+	// Drop the object's one closing brace (TrimRight would also eat those
+	// of a nested object that ends the body).
+	out := bytes.TrimSuffix(obj, []byte("}"))
 	out = out[:len(out):len(out)]
 	for _, k := range keys {
 		kb, _ := json.Marshal(k)

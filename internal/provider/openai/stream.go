@@ -83,6 +83,44 @@ type stream struct {
 	started bool
 	roles   uint64 // bit per choice index < 64 whose role was announced
 	done    bool
+	// startAnn holds annotations of chunks that came before the first
+	// chunk with an id (Azure opens with the prompt's filter results).
+	startAnn map[string]json.RawMessage
+	// pending holds a choice's annotations that came in a chunk with no
+	// event for that choice, for its next event.
+	pending map[int]map[string]json.RawMessage
+}
+
+// Annotation names: Azure OpenAI's content filter verdicts, surfaced as
+// they are (see llm.Event.Annotations). prompt_filter_results belongs to
+// the response, the others to a choice.
+const (
+	AnnotationPromptFilter = "prompt_filter_results"
+)
+
+var choiceAnnotations = [...]string{"content_filter_results", "content_filter_offsets"}
+
+// present reports whether r is a field with a non-null value.
+func present(r gjson.Result) bool { return r.Exists() && r.Type != gjson.Null }
+
+func annotate(m map[string]json.RawMessage, key, raw string) map[string]json.RawMessage {
+	if m == nil {
+		m = make(map[string]json.RawMessage, 1)
+	}
+	m[key] = json.RawMessage(raw)
+	return m
+}
+
+func merge(dst, src map[string]json.RawMessage) map[string]json.RawMessage {
+	for k, v := range src {
+		if dst == nil {
+			dst = make(map[string]json.RawMessage, len(src))
+		}
+		if _, ok := dst[k]; !ok {
+			dst[k] = v
+		}
+	}
+	return dst
 }
 
 var doneMarker = []byte("[DONE]")
@@ -138,10 +176,31 @@ func (s *stream) decode(data []byte) error {
 		}
 		return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream reported an error mid-stream: " + msg}
 	}
+	pfr := root.Get(AnnotationPromptFilter)
 	if !s.started {
+		if root.Get("id").String() == "" && len(root.Get("choices").Array()) == 0 && !root.Get("usage").IsObject() {
+			// Azure's first chunk has no id, model or choices: only the
+			// prompt's filter results. The stream starts with the next.
+			if present(pfr) {
+				s.startAnn = annotate(s.startAnn, AnnotationPromptFilter, pfr.Raw)
+			}
+			return nil
+		}
 		s.started = true
-		s.queue = append(s.queue, llm.Event{Type: llm.EventStart, ID: root.Get("id").String(), Model: root.Get("model").String(),
-			Created: root.Get("created").Int(), SystemFingerprint: root.Get("system_fingerprint").String()})
+		ev := llm.Event{Type: llm.EventStart, ID: root.Get("id").String(), Model: root.Get("model").String(),
+			Created: root.Get("created").Int(), SystemFingerprint: root.Get("system_fingerprint").String(), Annotations: s.startAnn}
+		if present(pfr) {
+			ev.Annotations = annotate(ev.Annotations, AnnotationPromptFilter, pfr.Raw)
+		}
+		s.queue = append(s.queue, ev)
+		s.startAnn = nil
+	} else if present(pfr) {
+		// Late prompt filter results ride on this chunk's first event.
+		defer func(at int) {
+			if at < len(s.queue) {
+				s.queue[at].Annotations = annotate(s.queue[at].Annotations, AnnotationPromptFilter, pfr.Raw)
+			}
+		}(len(s.queue))
 	}
 	var bad error
 	root.Get("choices").ForEach(func(_, ch gjson.Result) bool {
@@ -150,10 +209,12 @@ func (s *stream) decode(data []byte) error {
 			bad = &llm.Error{Kind: llm.KindUpstream, Message: "the upstream sent a stream chunk with an out-of-range choice index"}
 			return false
 		}
+		first := len(s.queue)
 		if idx < 64 && s.roles&(1<<idx) == 0 {
 			s.roles |= 1 << idx
 			s.queue = append(s.queue, llm.Event{Type: llm.EventRole, Choice: idx})
 		}
+		defer s.annotateChoice(ch, idx, first)
 		d := ch.Get("delta")
 		if v := d.Get("reasoning_content"); v.Type == gjson.String && v.Str != "" {
 			s.queue = append(s.queue, llm.Event{Type: llm.EventReasoning, Choice: idx, Text: v.Str})
@@ -199,6 +260,35 @@ func (s *stream) decode(data []byte) error {
 	return nil
 }
 
+// annotateChoice attaches a choice's annotations in ch to the last event
+// the chunk gave that choice (events from first on), or holds them for the
+// choice's next event; held ones go on the first event.
+func (s *stream) annotateChoice(ch gjson.Result, idx, first int) {
+	var ann map[string]json.RawMessage
+	for _, k := range choiceAnnotations {
+		if v := ch.Get(k); present(v) {
+			ann = annotate(ann, k, v.Raw)
+		}
+	}
+	if first >= len(s.queue) {
+		if ann != nil {
+			if s.pending == nil {
+				s.pending = make(map[int]map[string]json.RawMessage)
+			}
+			s.pending[idx] = merge(ann, s.pending[idx])
+		}
+		return
+	}
+	if held, ok := s.pending[idx]; ok {
+		s.queue[first].Annotations = merge(s.queue[first].Annotations, held)
+		delete(s.pending, idx)
+	}
+	if ann != nil {
+		last := &s.queue[len(s.queue)-1]
+		last.Annotations = merge(ann, last.Annotations)
+	}
+}
+
 // Buffered reports whether more of the stream has already arrived, so the
 // door can write it out together with what it has.
 func (s *stream) Buffered() bool { return s.qi < len(s.queue) || s.r.Buffered() > 0 }
@@ -223,5 +313,34 @@ func DecodeResponse(body []byte) ([]llm.Event, error) {
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream returned a response that is not valid chat completion JSON", Err: err}
 	}
-	return wholeEvents(&w), nil
+	evs := wholeEvents(&w)
+	// Azure's content filter verdicts: the prompt's on the start event,
+	// each choice's on its finish event.
+	if pfr := gjson.GetBytes(body, AnnotationPromptFilter); present(pfr) {
+		evs[0].Annotations = annotate(evs[0].Annotations, AnnotationPromptFilter, pfr.Raw)
+	}
+	var finish map[int]int // choice index → its finish event
+	gjson.GetBytes(body, "choices").ForEach(func(_, ch gjson.Result) bool {
+		for _, k := range choiceAnnotations {
+			v := ch.Get(k)
+			if !present(v) {
+				continue
+			}
+			if finish == nil {
+				finish = make(map[int]int)
+				for i := range evs {
+					if evs[i].Type == llm.EventFinish {
+						if _, dup := finish[evs[i].Choice]; !dup {
+							finish[evs[i].Choice] = i
+						}
+					}
+				}
+			}
+			if i, ok := finish[int(ch.Get("index").Int())]; ok {
+				evs[i].Annotations = annotate(evs[i].Annotations, k, v.Raw)
+			}
+		}
+		return true
+	})
+	return evs, nil
 }
