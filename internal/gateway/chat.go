@@ -284,6 +284,9 @@ func (c *Call) finish(clientGone bool) {
 		h := c.pool.Members[c.member].Health
 		h.End()
 		switch {
+		case c.err != nil && llm.KindOf(c.err) == llm.KindRateLimited:
+			h.RateLimited(time.Now(), llm.AsError(c.err).RetryAfter)
+			h.Release()
 		case c.err != nil && unhealthy(c.err):
 			if c.pool.Failure(c.member, time.Now()) {
 				c.g.m.Ejections.WithLabelValues(c.Provider, c.UpstreamModel).Inc()

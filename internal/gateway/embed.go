@@ -52,9 +52,13 @@ func (g *Gateway) Embed(ctx context.Context, p *identity.Principal, req *llm.Emb
 				rec.HTTPStatus = statusForKind(e.Kind)
 			}
 			g.m.UpstreamErrors.WithLabelValues(rec.Provider, rec.ErrorKind).Inc()
-			if unhealthy(err) {
+			switch {
+			case e.Kind == llm.KindRateLimited:
+				h.RateLimited(time.Now(), e.RetryAfter)
+				h.Release()
+			case unhealthy(err):
 				a.alias.Pool.Failure(a.index, time.Now())
-			} else {
+			default:
 				h.Release()
 			}
 		} else {

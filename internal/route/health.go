@@ -71,6 +71,9 @@ type Health struct {
 	ejections    int // ejections since the target was last healthy
 	probe        bool
 	everEjected  int64
+	// coolUntil is when a rate-limited target's Retry-After ends; until
+	// then plans skip it like an ejected one.
+	coolUntil time.Time
 
 	ewmaNanos atomic.Int64 // time to first token, EWMA
 	recent    [64]time.Duration
@@ -174,6 +177,30 @@ func (h *Health) Failure(now time.Time, mayEject func() bool) bool {
 	h.everEjected++
 	h.ejectedUntil = now.Add(d)
 	return true
+}
+
+// RateLimited records that the target answered 429 and asked to be left
+// alone for retryAfter (capped at MaxEjection). Plans skip it until then,
+// so a rate-limited target does not take every request's first attempt.
+func (h *Health) RateLimited(now time.Time, retryAfter time.Duration) {
+	if retryAfter <= 0 {
+		return
+	}
+	retryAfter = min(retryAfter, h.opts.MaxEjection)
+	h.mu.Lock()
+	if until := now.Add(retryAfter); until.After(h.coolUntil) {
+		h.coolUntil = until
+	}
+	h.probe = false
+	h.mu.Unlock()
+}
+
+// Cooling reports whether the target asked, with Retry-After, to be left
+// alone at now.
+func (h *Health) Cooling(now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return now.Before(h.coolUntil)
 }
 
 // Latency returns the EWMA time to first token (0 before any success).

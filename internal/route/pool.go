@@ -76,7 +76,7 @@ func (p *Pool) Plan(r Request, now time.Time) []int {
 		if len(r.Allowed) > 0 && !slices.Contains(r.Allowed, m.Region) {
 			continue
 		}
-		if m.Health.State(now) == Ejected {
+		if m.Health.State(now) == Ejected || m.Health.Cooling(now) {
 			ejected = append(ejected, i)
 			continue
 		}

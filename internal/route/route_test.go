@@ -138,3 +138,15 @@ func TestRetryBudget(t *testing.T) {
 		t.Fatalf("10 requests earned %d retries, want 2 (20%%)", n)
 	}
 }
+
+func TestRateLimitedTargetCoolsDown(t *testing.T) {
+	p := pool(2, Priority)
+	now := time.Unix(1000, 0)
+	p.Members[0].Health.RateLimited(now, 2*time.Second)
+	if got := p.Plan(Request{}, now.Add(time.Second)); !slices.Equal(got, []int{1}) {
+		t.Fatalf("plan while the primary cools = %v, want [1]", got)
+	}
+	if got := p.Plan(Request{}, now.Add(3*time.Second)); got[0] != 0 {
+		t.Fatalf("plan after Retry-After = %v, want the primary first again", got)
+	}
+}
