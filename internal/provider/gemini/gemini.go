@@ -1,0 +1,507 @@
+// Package gemini is the provider codec for Google's Gemini API
+// (generativelanguage.googleapis.com) and, as a second mode, Gemini on
+// Vertex AI: it turns canonical requests into generateContent bodies and
+// Gemini's answers and streams (SSE of GenerateContentResponse objects)
+// into canonical events.
+//
+// It must never import a front door or the gateway; it owns no policy,
+// routing or metering.
+//
+// What Gemini cannot express fails with KindInvalid naming the field:
+// http(s) image URLs (Gemini fetches only gs:// and Files API URIs),
+// parallel_tool_calls=false, non-text system or tool-result content.
+// The request's user and metadata fields have no Gemini equivalent and are
+// not sent. Gemini returns no token usage for embeddings, so embedding
+// calls report 0 tokens (the gateway prices nothing for them). Embeddings
+// in Vertex AI mode are not supported yet.
+package gemini
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/causeway-ai/causeway/internal/llm"
+	wire "github.com/causeway-ai/causeway/internal/schema/gemini"
+	"github.com/causeway-ai/causeway/internal/sse"
+)
+
+// Kind is the provider type name used in configuration.
+const Kind = "gemini"
+
+// DefaultBaseURL is the Gemini API's root.
+const DefaultBaseURL = "https://generativelanguage.googleapis.com"
+
+// Config configures one Gemini endpoint.
+type Config struct {
+	// Name identifies the provider in metrics, logs and usage records.
+	Name string
+	// BaseURL is the API root, such as DefaultBaseURL (the default). A
+	// trailing version path (".../v1beta") is taken as APIVersion. For
+	// Vertex the default is https://{region}-aiplatform.googleapis.com.
+	BaseURL string
+	// APIVersion is the version path: "v1beta" by default ("v1" for Vertex).
+	APIVersion string
+	// APIKey is sent in the x-goog-api-key header (Gemini API mode).
+	APIKey string
+	// Vertex, when set, selects Vertex AI mode.
+	Vertex *VertexConfig
+	// Headers are extra headers sent with every request.
+	Headers map[string]string
+	// ConnectTimeout bounds dialing (and TLS) to the upstream.
+	ConnectTimeout time.Duration
+	// FirstTokenTimeout bounds the wait from sending a request to its first
+	// event (for whole responses: to the response headers).
+	FirstTokenTimeout time.Duration
+	// IdleTimeout bounds the gap between two stream events.
+	IdleTimeout time.Duration
+	// TotalTimeout bounds a whole call.
+	TotalTimeout time.Duration
+	// MaxIdleConns is the idle connection pool size for the upstream host.
+	MaxIdleConns int
+	// MaxResponseBytes caps a whole response body and a stream line.
+	MaxResponseBytes int
+}
+
+// versionPath matches an API version path segment such as v1beta.
+var versionPath = regexp.MustCompile(`^v1(alpha|beta)?[0-9]*$`)
+
+// Provider is a Gemini upstream.
+type Provider struct {
+	cfg    Config
+	client *http.Client
+	// prefix is the URL up to and including "models/".
+	prefix string
+	tokens *tokenSource // Vertex mode only
+}
+
+// New builds a provider; it opens no connection (in Vertex mode it reads
+// the credentials file).
+func New(cfg Config) (*Provider, error) {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.FirstTokenTimeout <= 0 {
+		cfg.FirstTokenTimeout = 60 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.TotalTimeout <= 0 {
+		cfg.TotalTimeout = 10 * time.Minute
+	}
+	if cfg.MaxIdleConns <= 0 {
+		cfg.MaxIdleConns = 256
+	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = 64 << 20
+	}
+	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          cfg.MaxIdleConns,
+		MaxIdleConnsPerHost:   cfg.MaxIdleConns,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.ConnectTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	p := &Provider{cfg: cfg, client: &http.Client{Transport: tr}}
+	if cfg.Vertex != nil {
+		p.prefix = VertexModelsURL(cfg.BaseURL, cfg.APIVersion, cfg.Vertex.Project, cfg.Vertex.Region)
+		ts, err := newTokenSource(cfg.Vertex, p.client)
+		if err != nil {
+			return nil, err
+		}
+		p.tokens = ts
+	} else {
+		base := strings.TrimRight(cfg.BaseURL, "/")
+		if base == "" {
+			base = DefaultBaseURL
+		}
+		v := cfg.APIVersion
+		if i := strings.LastIndexByte(base, '/'); v == "" && i >= 0 && versionPath.MatchString(base[i+1:]) {
+			// A base URL written with its version path, as the API
+			// reference shows it.
+			base, v = base[:i], base[i+1:]
+		}
+		if v == "" {
+			v = "v1beta"
+		}
+		p.prefix = base + "/" + v + "/models/"
+	}
+	return p, nil
+}
+
+// VertexModelsURL returns the Vertex AI URL prefix of a project's Google
+// models: {base}/{version}/projects/{project}/locations/{region}/publishers/google/models/.
+// An empty base is the region's endpoint (aiplatform.googleapis.com for
+// the "global" location); an empty version is "v1".
+func VertexModelsURL(base, version, project, region string) string {
+	base = strings.TrimRight(base, "/")
+	if base == "" {
+		if region == "global" {
+			base = "https://aiplatform.googleapis.com"
+		} else {
+			base = "https://" + region + "-aiplatform.googleapis.com"
+		}
+	}
+	if version == "" {
+		version = "v1"
+	}
+	return base + "/" + version + "/projects/" + url.PathEscape(project) + "/locations/" + url.PathEscape(region) + "/publishers/google/models/"
+}
+
+// MethodURL returns the URL of model's method, such as generateContent.
+func (p *Provider) MethodURL(model, method string) string {
+	return p.prefix + url.PathEscape(model) + ":" + method
+}
+
+// Name returns the configured provider name.
+func (p *Provider) Name() string { return p.cfg.Name }
+
+// watchdog cancels a call whose upstream is silent for too long and
+// remembers why, so the error says which timeout fired. It uses one timer,
+// reset on every event.
+type watchdog struct {
+	t     *time.Timer
+	state atomic.Int32 // 0 waiting for the first event, 3 streaming
+	fired atomic.Int32 // 1 first token, 2 idle
+	idle  time.Duration
+	first time.Duration
+}
+
+func newWatchdog(first, idle time.Duration, cancel context.CancelFunc) *watchdog {
+	w := &watchdog{idle: idle, first: first}
+	w.t = time.AfterFunc(first, func() {
+		if w.state.Load() == 0 {
+			w.fired.CompareAndSwap(0, 1)
+		} else {
+			w.fired.CompareAndSwap(0, 2)
+		}
+		cancel()
+	})
+	return w
+}
+
+func (w *watchdog) tick() {
+	w.state.Store(3)
+	w.t.Reset(w.idle)
+}
+
+func (w *watchdog) stop() { w.t.Stop() }
+
+// explain turns an error caused by the watchdog or the total timeout into
+// a timeout error; other errors pass through classify.
+func (w *watchdog) explain(ctx context.Context, err error) error {
+	switch w.fired.Load() {
+	case 1:
+		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream sent nothing within the first-token timeout of " + w.first.String(), Err: err}
+	case 2:
+		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream stream was idle for longer than " + w.idle.String(), Err: err}
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream did not finish within the total timeout", Err: err}
+	}
+	return classify(err)
+}
+
+// classify maps a transport error to a Kind.
+func classify(err error) error {
+	if _, ok := errors.AsType[*llm.Error](err); ok {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return &llm.Error{Kind: llm.KindCanceled, Message: "the request was canceled", Err: err}
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream timed out", Err: err}
+	}
+	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "dial" {
+		return &llm.Error{Kind: llm.KindUnavailable, Message: "could not connect to the upstream", Err: err}
+	}
+	return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream connection failed", Err: err}
+}
+
+func (p *Provider) post(ctx context.Context, url string, body []byte, stream bool, extra map[string]string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindInternal, Message: "could not build the upstream request", Err: err}
+	}
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	if stream {
+		h.Set("Accept", "text/event-stream")
+	} else {
+		h.Set("Accept", "application/json")
+	}
+	for k, v := range extra {
+		h.Set(k, v)
+	}
+	for k, v := range p.cfg.Headers {
+		h.Set(k, v)
+	}
+	if p.tokens != nil {
+		tok, err := p.tokens.token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h.Set("Authorization", "Bearer "+tok)
+	} else if p.cfg.APIKey != "" {
+		h.Set("x-goog-api-key", p.cfg.APIKey)
+	}
+	return p.client.Do(req)
+}
+
+// Chat implements the gateway's Provider.
+func (p *Provider) Chat(ctx context.Context, req *llm.Request) (llm.Stream, error) {
+	body, err := EncodeChatRequest(req)
+	if err != nil {
+		if _, ok := errors.AsType[*llm.Error](err); ok {
+			return nil, err
+		}
+		return nil, &llm.Error{Kind: llm.KindInvalid, Message: "could not encode the request for the upstream", Err: err}
+	}
+	var extra map[string]string
+	if req.ExtraFamily == Family {
+		extra = req.ExtraHeaders
+	}
+	u := p.MethodURL(req.UpstreamModel, "generateContent")
+	if req.Stream {
+		u = p.MethodURL(req.UpstreamModel, "streamGenerateContent") + "?alt=sse"
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.TotalTimeout)
+	wd := newWatchdog(p.cfg.FirstTokenTimeout, p.cfg.IdleTimeout, cancel)
+	resp, err := p.post(ctx, u, body, req.Stream, extra)
+	if err != nil {
+		err = wd.explain(ctx, err)
+		wd.stop()
+		cancel()
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		err := p.upstreamError(resp)
+		wd.stop()
+		cancel()
+		return nil, err
+	}
+	if !req.Stream {
+		defer cancel()
+		defer wd.stop()
+		defer resp.Body.Close()
+		b, err := readAll(resp.Body, p.cfg.MaxResponseBytes)
+		if err != nil {
+			return nil, wd.explain(ctx, err)
+		}
+		evs, err := DecodeResponse(b)
+		if err != nil {
+			return nil, err
+		}
+		return &sliceStream{events: evs}, nil
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/event-stream") {
+		resp.Body.Close()
+		wd.stop()
+		cancel()
+		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream answered a streaming request with Content-Type " + ct}
+	}
+	return &stream{
+		ctx: ctx, cancel: cancel, wd: wd, body: resp.Body,
+		r: sse.NewReader(resp.Body, p.cfg.MaxResponseBytes),
+	}, nil
+}
+
+// upstreamError turns a non-2xx answer into an *llm.Error, keeping the
+// upstream's message (which never holds our credentials).
+func (p *Provider) upstreamError(resp *http.Response) error {
+	defer resp.Body.Close()
+	b, _ := readAll(resp.Body, 64<<10)
+	return DecodeError(p.cfg.Name, resp.StatusCode, resp.Header, b)
+}
+
+// DecodeError maps a Gemini error answer to an *llm.Error by its HTTP
+// status: 400 is the client's (KindInvalid), 429 a rate limit with the
+// delay from Retry-After or the google.rpc.RetryInfo detail, 5xx the
+// upstream's.
+func DecodeError(name string, status int, h http.Header, b []byte) *llm.Error {
+	msg := ""
+	var eb wire.ErrorBody
+	// Some Gemini errors come as a one-element array.
+	trimmed := bytes.TrimSpace(b)
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var arr []wire.ErrorBody
+		if json.Unmarshal(trimmed, &arr) == nil && len(arr) > 0 {
+			eb = arr[0]
+		}
+	} else {
+		_ = json.Unmarshal(trimmed, &eb)
+	}
+	if m := strings.TrimSpace(eb.Error.Message); m != "" {
+		msg = m
+		if eb.Error.Status != "" {
+			msg = eb.Error.Status + ": " + msg
+		}
+	} else if len(trimmed) > 0 && len(trimmed) < 512 {
+		msg = string(trimmed)
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	e := &llm.Error{Status: status, Message: "upstream " + name + " returned " + strconv.Itoa(status) + ": " + msg}
+	switch {
+	case status == http.StatusBadRequest && eb.Error.Status != "FAILED_PRECONDITION" && !strings.Contains(eb.Error.Message, "API key"):
+		e.Kind = llm.KindInvalid
+	case status == http.StatusRequestEntityTooLarge:
+		e.Kind = llm.KindTooLarge
+	case status == http.StatusTooManyRequests:
+		e.Kind = llm.KindRateLimited
+		e.RetryAfter = retryAfter(h.Get("Retry-After"))
+		if e.RetryAfter == 0 {
+			e.RetryAfter = retryInfo(eb.Error.Details)
+		}
+	case status == http.StatusRequestTimeout || status == http.StatusGatewayTimeout:
+		e.Kind = llm.KindTimeout
+	case status == http.StatusServiceUnavailable:
+		e.Kind = llm.KindUnavailable
+	default:
+		// 401/403/404 and a rejected API key are our configuration's
+		// fault, not the client's: a 502 with the upstream's message.
+		e.Kind = llm.KindUpstream
+	}
+	return e
+}
+
+// retryInfo reads the delay of a google.rpc.RetryInfo detail.
+func retryInfo(details json.RawMessage) time.Duration {
+	var ds []wire.RetryInfo
+	if json.Unmarshal(details, &ds) != nil {
+		return 0
+	}
+	for _, d := range ds {
+		if d.Type == wire.RetryInfoType && d.RetryDelay != "" {
+			if v, err := time.ParseDuration(d.RetryDelay); err == nil && v > 0 {
+				return v
+			}
+		}
+	}
+	return 0
+}
+
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+		return time.Duration(n * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+func readAll(r io.Reader, limit int) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > limit {
+		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream response exceeds " + strconv.Itoa(limit) + " bytes"}
+	}
+	return b, nil
+}
+
+// Embed implements the gateway's Provider: one input goes to
+// :embedContent, several to :batchEmbedContents. Gemini reports no token
+// usage for embeddings, so Usage is zero.
+func (p *Provider) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.EmbeddingResponse, error) {
+	if len(req.Input) == 0 {
+		return nil, invalid("input", "no input to embed")
+	}
+	if p.tokens != nil {
+		return nil, invalid("model", "embeddings are not supported yet by the gemini provider in Vertex AI mode (Vertex embeds through :predict); use the Gemini API mode")
+	}
+	var dims *int
+	if req.Dimensions > 0 {
+		d := req.Dimensions
+		dims = &d
+	}
+	one := func(text string) wire.EmbedContentRequest {
+		return wire.EmbedContentRequest{Content: wire.Content{Parts: []wire.Part{{Text: text}}}, OutputDimensionality: dims}
+	}
+	var body []byte
+	var u string
+	if len(req.Input) == 1 {
+		body, _ = json.Marshal(one(req.Input[0]))
+		u = p.MethodURL(req.UpstreamModel, "embedContent")
+	} else {
+		batch := wire.BatchEmbedContentsRequest{Requests: make([]wire.EmbedContentRequest, len(req.Input))}
+		for i, in := range req.Input {
+			batch.Requests[i] = one(in)
+			batch.Requests[i].Model = "models/" + req.UpstreamModel
+		}
+		body, _ = json.Marshal(&batch)
+		u = p.MethodURL(req.UpstreamModel, "batchEmbedContents")
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.TotalTimeout)
+	defer cancel()
+	wd := newWatchdog(p.cfg.FirstTokenTimeout, p.cfg.IdleTimeout, cancel)
+	defer wd.stop()
+	resp, err := p.post(ctx, u, body, false, nil)
+	if err != nil {
+		return nil, wd.explain(ctx, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, p.upstreamError(resp)
+	}
+	defer resp.Body.Close()
+	b, err := readAll(resp.Body, p.cfg.MaxResponseBytes)
+	if err != nil {
+		return nil, wd.explain(ctx, err)
+	}
+	return DecodeEmbeddings(b, len(req.Input), req.UpstreamModel)
+}
+
+// DecodeEmbeddings decodes an embedContent (n == 1) or batchEmbedContents
+// answer.
+func DecodeEmbeddings(b []byte, n int, model string) (*llm.EmbeddingResponse, error) {
+	out := &llm.EmbeddingResponse{Model: model}
+	bad := func(err error) error {
+		return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream returned embeddings that are not valid JSON", Err: err}
+	}
+	if n == 1 {
+		var r wire.EmbedContentResponse
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, bad(err)
+		}
+		out.Vectors = [][]float32{r.Embedding.Values}
+	} else {
+		var r wire.BatchEmbedContentsResponse
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, bad(err)
+		}
+		if len(r.Embeddings) != n {
+			return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream returned " + strconv.Itoa(len(r.Embeddings)) + " embeddings for " + strconv.Itoa(n) + " inputs"}
+		}
+		for _, e := range r.Embeddings {
+			out.Vectors = append(out.Vectors, e.Values)
+		}
+	}
+	for i, v := range out.Vectors {
+		if len(v) == 0 {
+			return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream returned no embedding for input " + strconv.Itoa(i)}
+		}
+	}
+	return out, nil
+}
