@@ -304,7 +304,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // endpointOf names a path for metrics with a bounded set of values.
 func endpointOf(path string) string {
 	switch {
-	case path == "/v1/chat/completions":
+	case path == "/v1/chat/completions", path == "/v1/messages":
 		return "chat"
 	case path == "/v1/embeddings":
 		return "embeddings"

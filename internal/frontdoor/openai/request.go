@@ -262,7 +262,15 @@ func decodeMessage(m *wire.Message, out *llm.Message, i int) error {
 				if p.File == nil {
 					return invalid(pp+".file", "Missing required parameter: '%s.file'.", pp).WithCode("missing_required_parameter")
 				}
-				out.Content = append(out.Content, llm.Part{Type: llm.PartFile, Data: p.File.FileData, FileID: p.File.FileID, Filename: p.File.Filename})
+				// file_data is a data: URL; the canonical part holds the
+				// bare base64 and its media type.
+				part := llm.Part{Type: llm.PartFile, Data: p.File.FileData, FileID: p.File.FileID, Filename: p.File.Filename}
+				if rest, ok := strings.CutPrefix(p.File.FileData, "data:"); ok {
+					if meta, data, ok := strings.Cut(rest, ","); ok && strings.HasSuffix(meta, ";base64") {
+						part.MediaType, part.Data = strings.TrimSuffix(meta, ";base64"), data
+					}
+				}
+				out.Content = append(out.Content, part)
 			case "refusal":
 				out.Refusal += p.Refusal
 			default:

@@ -28,9 +28,23 @@ func EncodeChatRequestDialect(req *llm.Request, d Dialect) ([]byte, error) {
 		Metadata:          req.Metadata,
 		ParallelToolCalls: req.ParallelToolCalls,
 		ReasoningEffort:   req.ReasoningEffort,
+		// top_k is not OpenAI's, but vLLM, llama.cpp and Ollama read it;
+		// OpenAI itself refuses it with a clear 400.
+		TopK: req.TopK,
 	}
 	if req.Stream && !d.NoStreamOptions {
 		w.StreamOptions = &wire.StreamOptions{IncludeUsage: true}
+	}
+	if th := req.Thinking; th != nil && th.Enabled && w.ReasoningEffort == "" {
+		// OpenAI's reasoning models take an effort, not a budget.
+		switch {
+		case th.BudgetTokens > 0 && th.BudgetTokens <= 2048:
+			w.ReasoningEffort = "low"
+		case th.BudgetTokens > 16384:
+			w.ReasoningEffort = "high"
+		default:
+			w.ReasoningEffort = "medium"
+		}
 	}
 	if req.MaxTokens > 0 {
 		n := req.MaxTokens
@@ -121,7 +135,9 @@ func encodeMessage(m *llm.Message, out *wire.Message) error {
 		if m.Role != llm.RoleAssistant {
 			out.Content = json.RawMessage(`""`)
 		}
-	case (m.TextOnly || m.Role != llm.RoleUser) && allText(m.Content):
+	case (m.TextOnly || len(m.Content) == 1) && allText(m.Content):
+		// Several text parts stay parts: joining them would run sentences
+		// together ("You are Claude Code.Work in /repo.").
 		b, err := json.Marshal(m.Text())
 		if err != nil {
 			return err
@@ -138,7 +154,11 @@ func encodeMessage(m *llm.Message, out *wire.Message) error {
 			case llm.PartAudio:
 				parts = append(parts, wire.ContentPart{Type: "input_audio", InputAudio: &wire.InputAudio{Data: p.Data, Format: p.Format}})
 			case llm.PartFile:
-				parts = append(parts, wire.ContentPart{Type: "file", File: &wire.File{FileData: p.Data, FileID: p.FileID, Filename: p.Filename}})
+				data := p.Data
+				if p.MediaType != "" && data != "" {
+					data = "data:" + p.MediaType + ";base64," + data
+				}
+				parts = append(parts, wire.ContentPart{Type: "file", File: &wire.File{FileData: data, FileID: p.FileID, Filename: p.Filename}})
 			}
 		}
 		b, err := json.Marshal(parts)

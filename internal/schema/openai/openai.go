@@ -30,6 +30,9 @@ type ChatRequest struct {
 	User                string            `json:"user,omitempty"`
 	Metadata            map[string]string `json:"metadata,omitempty"`
 	ReasoningEffort     string            `json:"reasoning_effort,omitempty"`
+	// TopK is not part of OpenAI's API; OpenAI-compatible servers (vLLM,
+	// llama.cpp, Ollama) accept it.
+	TopK *int `json:"top_k,omitempty"`
 }
 
 // StreamOptions is the stream_options object.
