@@ -576,13 +576,20 @@ func generateJSON(root *schemaNode, r *rng) string {
 
 const maxSchemaDepth = 12
 
+// maxJSONValues bounds the values one generated document holds: a
+// recursive schema (arrays of 16 items of itself, 12 deep) would otherwise
+// grow exponentially and hang the simulator.
+const maxJSONValues = 4096
+
 type jsonGen struct {
-	r    *rng
-	root *schemaNode
+	r      *rng
+	root   *schemaNode
+	values int
 }
 
 func (g *jsonGen) value(b []byte, n *schemaNode, depth int) []byte {
-	if depth > maxSchemaDepth {
+	g.values++
+	if depth > maxSchemaDepth || g.values > maxJSONValues {
 		return append(b, "null"...)
 	}
 	if n == nil {
