@@ -17,6 +17,7 @@ var migrationFS embed.FS
 var migrations = []string{
 	"migrations/0001_keys_usage.sql",
 	"migrations/0002_key_regions.sql",
+	"migrations/0003_responses.sql",
 }
 
 // SchemaLatest is the schema version this build migrates to.

@@ -1,0 +1,399 @@
+// Package responses is the door for OpenAI's Responses and Conversations
+// APIs: it authenticates, decodes and validates the wire format, and
+// hands the work to the stateful runtime. It never talks to a provider or
+// a database itself.
+package responses
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/causeway-ai/causeway/internal/frontdoor/openai"
+	"github.com/causeway-ai/causeway/internal/gateway"
+	"github.com/causeway-ai/causeway/internal/identity"
+	"github.com/causeway-ai/causeway/internal/runtime"
+	wire "github.com/causeway-ai/causeway/internal/schema/responses"
+	"github.com/causeway-ai/causeway/internal/sse"
+)
+
+// Handler serves the Responses and Conversations APIs.
+type Handler struct {
+	GW *gateway.Gateway
+	RT *runtime.Runtime
+	// MaxBodyBytes caps request bodies (413 above it).
+	MaxBodyBytes int64
+}
+
+// Routes lists the routes this door serves.
+func Routes() []string {
+	return []string{
+		"POST /v1/responses",
+		"GET /v1/responses/{id}",
+		"DELETE /v1/responses/{id}",
+		"GET /v1/responses/{id}/input_items",
+		"POST /v1/conversations",
+		"GET /v1/conversations/{id}",
+		"POST /v1/conversations/{id}",
+		"DELETE /v1/conversations/{id}",
+		"POST /v1/conversations/{id}/items",
+		"GET /v1/conversations/{id}/items",
+		"GET /v1/conversations/{id}/items/{item_id}",
+		"DELETE /v1/conversations/{id}/items/{item_id}",
+	}
+}
+
+// Register adds the door's routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	handlers := []http.HandlerFunc{
+		h.create, h.getResponse, h.deleteResponse, h.inputItems,
+		h.createConversation, h.getConversation, h.updateConversation, h.deleteConversation,
+		h.addItems, h.listItems, h.getItem, h.deleteItem,
+	}
+	for i, route := range Routes() {
+		mux.HandleFunc(route, handlers[i])
+	}
+}
+
+func credential(r *http.Request) string {
+	a := r.Header.Get("Authorization")
+	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
+}
+
+func (h *Handler) principal(w http.ResponseWriter, r *http.Request) *identity.Principal {
+	p, err := h.GW.Authenticate(r.Context(), credential(r))
+	if err != nil {
+		openai.WriteError(w, err)
+		return nil
+	}
+	return p
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// reply writes v, or err in OpenAI's shape.
+func reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	writeJSON(w, v)
+}
+
+// sseWriter sends stream events, writing the headers with the first.
+type sseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	started bool
+	buf     []byte
+}
+
+func newSSE(w http.ResponseWriter) *sseWriter {
+	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+func (s *sseWriter) open() {
+	if !s.started {
+		s.started = true
+		hd := s.w.Header()
+		hd.Set("Content-Type", "text/event-stream")
+		hd.Set("Cache-Control", "no-cache")
+		hd.Set("X-Accel-Buffering", "no")
+		s.w.WriteHeader(http.StatusOK)
+	}
+}
+
+func (s *sseWriter) emit(typ string, data []byte) error {
+	s.open()
+	s.buf = sse.AppendEvent(s.buf[:0], typ, data)
+	if _, err := s.w.Write(s.buf); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	cp, err := DecodeCreate(body)
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	gateway.SetModel(r.Context(), cp.Req.Model, cp.Req.Stream)
+	if !cp.Req.Stream {
+		resp, err := h.RT.Create(r.Context(), p, cp, nil)
+		reply(w, resp, err)
+		return
+	}
+	s := newSSE(w)
+	_, err = h.RT.Create(r.Context(), p, cp, s.emit)
+	if err != nil && !s.started {
+		openai.WriteError(w, err)
+	}
+}
+
+func (h *Handler) getResponse(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	id := r.PathValue("id")
+	q := r.URL.Query()
+	if !wantsStream(w, r, h.MaxBodyBytes) {
+		body, err := h.RT.GetResponse(r.Context(), p, id)
+		reply(w, body, err)
+		return
+	}
+	after := int64(-1)
+	if s := q.Get("starting_after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			openai.WriteError(w, invalid("starting_after", "Invalid 'starting_after': expected a non-negative integer."))
+			return
+		}
+		after = n
+	}
+	evs, err := h.RT.ResponseEvents(r.Context(), p, id, after)
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	if len(evs) == 0 && after < 0 {
+		openai.WriteError(w, invalid("stream", "This response was not streamed, so it cannot be replayed as a stream."))
+		return
+	}
+	s := newSSE(w)
+	for _, ev := range evs {
+		var head struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(ev, &head)
+		if s.emit(head.Type, ev) != nil {
+			return
+		}
+	}
+	s.open()
+}
+
+// wantsStream reports whether a GET asks for the stored stream: with
+// ?stream=true as the API documents, or with {"stream":true} in a body as
+// the Go SDK's GetStreaming sends it.
+func wantsStream(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	if r.URL.Query().Get("stream") == "true" {
+		return true
+	}
+	if r.ContentLength == 0 || r.Body == nil {
+		return false
+	}
+	body, err := gateway.ReadBody(w, r, limit)
+	if err != nil || len(body) == 0 {
+		return false
+	}
+	var v struct {
+		Stream bool `json:"stream"`
+	}
+	return json.Unmarshal(body, &v) == nil && v.Stream
+}
+
+func (h *Handler) deleteResponse(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	d, err := h.RT.DeleteResponse(r.Context(), p, r.PathValue("id"))
+	reply(w, d, err)
+}
+
+// page reads after, limit (default 20, at most 100) and order (default
+// desc).
+func page(r *http.Request) (runtime.Page, error) {
+	q := r.URL.Query()
+	pg := runtime.Page{After: q.Get("after"), Limit: 20}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			return pg, invalid("limit", "Invalid 'limit': expected an integer between 1 and 100.").WithCode("invalid_value")
+		}
+		pg.Limit = n
+	}
+	switch q.Get("order") {
+	case "", "desc":
+	case "asc":
+		pg.Asc = true
+	default:
+		return pg, invalid("order", "Invalid value: '%s'. Supported values are: 'asc' and 'desc'.", q.Get("order")).WithCode("invalid_value")
+	}
+	return pg, nil
+}
+
+func (h *Handler) inputItems(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	pg, err := page(r)
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	l, err := h.RT.InputItems(r.Context(), p, r.PathValue("id"), pg)
+	reply(w, l, err)
+}
+
+func (h *Handler) createConversation(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	var req wire.ConversationCreate
+	if len(body) > 0 {
+		if err := decodeJSON(body, &req); err != nil {
+			openai.WriteError(w, err)
+			return
+		}
+	}
+	if err := checkMetadata(req.Metadata); err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	items, err := DecodeItems(req.Items)
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	c, err := h.RT.CreateConversation(r.Context(), p, items, req.Metadata)
+	reply(w, c, err)
+}
+
+func (h *Handler) getConversation(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	c, err := h.RT.GetConversation(r.Context(), p, r.PathValue("id"))
+	reply(w, c, err)
+}
+
+func (h *Handler) updateConversation(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	var req wire.ConversationUpdate
+	if err := decodeJSON(body, &req); err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	if req.Metadata == nil {
+		openai.WriteError(w, invalid("metadata", "Missing required parameter: 'metadata'.").WithCode("missing_required_parameter"))
+		return
+	}
+	if err := checkMetadata(req.Metadata); err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	c, err := h.RT.UpdateConversation(r.Context(), p, r.PathValue("id"), req.Metadata)
+	reply(w, c, err)
+}
+
+func (h *Handler) deleteConversation(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	d, err := h.RT.DeleteConversation(r.Context(), p, r.PathValue("id"))
+	reply(w, d, err)
+}
+
+func (h *Handler) addItems(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	var req wire.ItemsCreate
+	if err := decodeJSON(body, &req); err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	if len(req.Items) == 0 {
+		openai.WriteError(w, invalid("items", "Missing required parameter: 'items'.").WithCode("missing_required_parameter"))
+		return
+	}
+	items, err := DecodeItems(req.Items)
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	l, err := h.RT.AddItems(r.Context(), p, r.PathValue("id"), items)
+	reply(w, l, err)
+}
+
+func (h *Handler) listItems(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	pg, err := page(r)
+	if err != nil {
+		openai.WriteError(w, err)
+		return
+	}
+	l, err := h.RT.Items(r.Context(), p, r.PathValue("id"), pg)
+	reply(w, l, err)
+}
+
+func (h *Handler) getItem(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	it, err := h.RT.Item(r.Context(), p, r.PathValue("id"), r.PathValue("item_id"))
+	reply(w, it, err)
+}
+
+func (h *Handler) deleteItem(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	c, err := h.RT.DeleteItem(r.Context(), p, r.PathValue("id"), r.PathValue("item_id"))
+	reply(w, c, err)
+}

@@ -1,0 +1,343 @@
+package runtime
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/causeway-ai/causeway/internal/identity"
+	"github.com/causeway-ai/causeway/internal/llm"
+	wire "github.com/causeway-ai/causeway/internal/schema/responses"
+)
+
+func unixTime(s int64) time.Time { return time.Unix(s, 0).UTC() }
+
+func intp(i int) *int { return &i }
+
+// builder turns canonical events into output items, and, for a streamed
+// response, into the Responses API's stream events.
+type builder struct {
+	resp *wire.Response
+	emit Emit
+	seq  int64
+	// events are the sent events, kept for replay when storing.
+	events []json.RawMessage
+	record bool
+	final  []byte
+	finalT string
+
+	msg     int // output index of the open message, -1 if none
+	text    strings.Builder
+	tool    int         // output index of the open function call, -1 if none
+	tools   map[int]int // canonical tool index → output index
+	usage   llm.Usage
+	sawUse  bool
+	finish  llm.FinishReason
+	failure error
+}
+
+func newBuilder(cp *CreateParams, emit Emit) *builder {
+	r := cp.Req
+	resp := &wire.Response{
+		ID: identity.NewID("resp_"), Object: "response", CreatedAt: time.Now().Unix(), Status: "in_progress",
+		Model: r.Model, Output: []wire.Item{}, ParallelToolCalls: true, ServiceTier: "default", Store: true,
+		Temperature: 1, TopP: 1, Truncation: "disabled", Metadata: map[string]string{}, Tools: []json.RawMessage{},
+		ToolChoice: json.RawMessage(`"auto"`), Text: wire.TextConfig{Format: &wire.Format{Type: "text"}, Verbosity: "medium"},
+		Instructions: r.Instructions, MaxOutputTokens: r.MaxOutputTokens, PreviousResponseID: r.PreviousResponseID,
+		User: r.User, SafetyIdentifier: r.SafetyIdentifier,
+	}
+	if r.Store != nil {
+		resp.Store = *r.Store
+	}
+	if r.ParallelToolCalls != nil {
+		resp.ParallelToolCalls = *r.ParallelToolCalls
+	}
+	if r.Temperature != nil {
+		resp.Temperature = *r.Temperature
+	}
+	if r.TopP != nil {
+		resp.TopP = *r.TopP
+	}
+	if r.Truncation != nil {
+		resp.Truncation = *r.Truncation
+	}
+	if len(r.Metadata) > 0 {
+		resp.Metadata = r.Metadata
+	}
+	if len(r.Tools) > 0 {
+		resp.Tools = r.Tools
+	}
+	if len(r.ToolChoice) > 0 {
+		resp.ToolChoice = r.ToolChoice
+	}
+	if r.Text != nil {
+		if r.Text.Format != nil {
+			resp.Text.Format = r.Text.Format
+		}
+		if r.Text.Verbosity != "" {
+			resp.Text.Verbosity = r.Text.Verbosity
+		}
+	}
+	if r.Reasoning != nil {
+		resp.Reasoning = *r.Reasoning
+	}
+	if cp.ConversationID != "" {
+		resp.Conversation = &wire.ConversationRef{ID: cp.ConversationID}
+	}
+	return &builder{resp: resp, emit: emit, record: emit != nil && resp.Store, msg: -1, tool: -1, tools: map[int]int{}}
+}
+
+// send numbers, encodes and sends one event (streams only).
+func (b *builder) send(ev *wire.Event) error {
+	if b.emit == nil {
+		return nil
+	}
+	ev.SequenceNumber = b.seq
+	b.seq++
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	if b.record {
+		b.events = append(b.events, data)
+	}
+	return b.emit(ev.Type, data)
+}
+
+// snapshot copies the response for an event, so later changes do not
+// alter what an event said.
+func (b *builder) snapshot() *wire.Response {
+	r := *b.resp
+	r.Output = make([]wire.Item, len(b.resp.Output))
+	copy(r.Output, b.resp.Output)
+	return &r
+}
+
+func (b *builder) start() error {
+	if err := b.send(&wire.Event{Type: "response.created", Response: b.snapshot()}); err != nil {
+		return err
+	}
+	return b.send(&wire.Event{Type: "response.in_progress", Response: b.snapshot()})
+}
+
+func (b *builder) add(ev *llm.Event) error {
+	switch ev.Type {
+	case llm.EventText, llm.EventRefusal:
+		if ev.Text == "" {
+			return nil
+		}
+		if err := b.closeTool(); err != nil {
+			return err
+		}
+		if b.msg < 0 {
+			if err := b.openMessage(); err != nil {
+				return err
+			}
+		}
+		b.text.WriteString(ev.Text)
+		return b.send(&wire.Event{Type: "response.output_text.delta", ItemID: b.resp.Output[b.msg].ID,
+			OutputIndex: intp(b.msg), ContentIndex: intp(0), Delta: str(ev.Text), Logprobs: &[]any{}})
+	case llm.EventToolCall:
+		idx, ok := b.tools[ev.ToolIndex]
+		if !ok {
+			if err := b.closeMessage(); err != nil {
+				return err
+			}
+			if err := b.closeTool(); err != nil {
+				return err
+			}
+			callID := ev.ToolCall.ID
+			if callID == "" {
+				callID = identity.NewID("call_")
+			}
+			it := wire.Item{ID: identity.NewID("fc_"), Type: "function_call", Status: "in_progress",
+				CallID: callID, Name: ev.ToolCall.Name, Arguments: str("")}
+			b.resp.Output = append(b.resp.Output, it)
+			idx = len(b.resp.Output) - 1
+			b.tools[ev.ToolIndex], b.tool = idx, idx
+			if err := b.send(&wire.Event{Type: "response.output_item.added", OutputIndex: intp(idx), Item: &it}); err != nil {
+				return err
+			}
+		}
+		it := &b.resp.Output[idx]
+		if it.Name == "" && ev.ToolCall.Name != "" {
+			it.Name = ev.ToolCall.Name
+		}
+		if ev.ToolCall.Arguments == "" {
+			return nil
+		}
+		*it.Arguments += ev.ToolCall.Arguments
+		if idx != b.tool {
+			return nil // interleaved with another call: its delta is in .done
+		}
+		return b.send(&wire.Event{Type: "response.function_call_arguments.delta", ItemID: it.ID,
+			OutputIndex: intp(idx), Delta: str(ev.ToolCall.Arguments)})
+	case llm.EventFinish:
+		b.finish = ev.FinishReason
+	case llm.EventUsage:
+		b.usage, b.sawUse = ev.Usage, true
+	}
+	return nil
+}
+
+func (b *builder) openMessage() error {
+	it := wire.Item{ID: identity.NewID("msg_"), Type: "message", Status: "in_progress", Role: "assistant",
+		Content: json.RawMessage("[]")}
+	b.resp.Output = append(b.resp.Output, it)
+	b.msg = len(b.resp.Output) - 1
+	b.text.Reset()
+	if err := b.send(&wire.Event{Type: "response.output_item.added", OutputIndex: intp(b.msg), Item: &it}); err != nil {
+		return err
+	}
+	return b.send(&wire.Event{Type: "response.content_part.added", ItemID: it.ID, OutputIndex: intp(b.msg),
+		ContentIndex: intp(0), Part: outputText("")})
+}
+
+func outputText(s string) *wire.Part {
+	return &wire.Part{Type: "output_text", Text: &s, Annotations: json.RawMessage("[]"), Logprobs: json.RawMessage("[]")}
+}
+
+func (b *builder) closeMessage() error {
+	if b.msg < 0 {
+		return nil
+	}
+	i := b.msg
+	b.msg = -1
+	it := &b.resp.Output[i]
+	text := b.text.String()
+	part := outputText(text)
+	it.Content, _ = json.Marshal([]*wire.Part{part})
+	it.Status = "completed"
+	if b.failure != nil || b.finish == llm.FinishLength || b.finish == llm.FinishContentFilter {
+		it.Status = "incomplete"
+	}
+	if err := b.send(&wire.Event{Type: "response.output_text.done", ItemID: it.ID, OutputIndex: intp(i),
+		ContentIndex: intp(0), Text: str(text), Logprobs: &[]any{}}); err != nil {
+		return err
+	}
+	if err := b.send(&wire.Event{Type: "response.content_part.done", ItemID: it.ID, OutputIndex: intp(i),
+		ContentIndex: intp(0), Part: part}); err != nil {
+		return err
+	}
+	done := *it
+	return b.send(&wire.Event{Type: "response.output_item.done", OutputIndex: intp(i), Item: &done})
+}
+
+func (b *builder) closeTool() error {
+	if b.tool < 0 {
+		return nil
+	}
+	i := b.tool
+	b.tool = -1
+	it := &b.resp.Output[i]
+	it.Status = "completed"
+	if b.failure != nil {
+		it.Status = "incomplete"
+	}
+	if err := b.send(&wire.Event{Type: "response.function_call_arguments.done", ItemID: it.ID, OutputIndex: intp(i),
+		Name: it.Name, Arguments: str(*it.Arguments)}); err != nil {
+		return err
+	}
+	done := *it
+	return b.send(&wire.Event{Type: "response.output_item.done", OutputIndex: intp(i), Item: &done})
+}
+
+// closeAll closes the open message and every function call.
+func (b *builder) closeAll() error {
+	if err := b.closeMessage(); err != nil {
+		return err
+	}
+	if err := b.closeTool(); err != nil {
+		return err
+	}
+	for _, idx := range b.tools {
+		if b.resp.Output[idx].Status == "in_progress" {
+			b.tool = idx
+			if err := b.closeTool(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (b *builder) setUsage() {
+	if !b.sawUse {
+		return
+	}
+	u := b.usage
+	in := u.InputTokens + u.CacheWriteTokens
+	b.resp.Usage = &wire.Usage{InputTokens: in, InputTokensDetails: wire.InputTokensDetails{CachedTokens: u.CachedInputTokens},
+		OutputTokens: u.OutputTokens, OutputTokensDetails: wire.OutputTokensDetails{ReasoningTokens: u.ReasoningTokens},
+		TotalTokens: in + u.OutputTokens}
+}
+
+// end completes the response after the last event.
+func (b *builder) end() error {
+	if err := b.closeAll(); err != nil {
+		return err
+	}
+	b.setUsage()
+	switch b.finish {
+	case llm.FinishLength:
+		b.resp.Status = "incomplete"
+		b.resp.IncompleteDetails = &wire.IncompleteDetails{Reason: "max_output_tokens"}
+	case llm.FinishContentFilter:
+		b.resp.Status = "incomplete"
+		b.resp.IncompleteDetails = &wire.IncompleteDetails{Reason: "content_filter"}
+	default:
+		b.resp.Status = "completed"
+	}
+	now := time.Now().Unix()
+	b.resp.CompletedAt = &now
+	return nil
+}
+
+// fail ends the response as failed after a mid-stream error. Writes to
+// the client are not checked here: finishStream reports them.
+func (b *builder) fail(err error) {
+	b.failure = err
+	emit := b.emit
+	var werr error
+	b.emit = func(typ string, data []byte) error {
+		if werr == nil {
+			werr = emit(typ, data)
+		}
+		return nil
+	}
+	_ = b.closeAll()
+	b.emit = emit
+	e := llm.AsError(err)
+	b.setUsage()
+	b.resp.Status = "failed"
+	b.resp.Error = &wire.Error{Code: "server_error", Message: e.Message}
+}
+
+// prepareFinal encodes the last event (and records it for replay).
+func (b *builder) prepareFinal() {
+	if b.emit == nil || b.final != nil {
+		return
+	}
+	b.finalT = "response.completed"
+	switch b.resp.Status {
+	case "incomplete":
+		b.finalT = "response.incomplete"
+	case "failed":
+		b.finalT = "response.failed"
+	}
+	ev := wire.Event{Type: b.finalT, SequenceNumber: b.seq, Response: b.snapshot()}
+	b.seq++
+	b.final, _ = json.Marshal(&ev)
+	if b.record {
+		b.events = append(b.events, b.final)
+	}
+}
+
+// finishStream sends the last event of a streamed response.
+func (b *builder) finishStream() error {
+	if b.emit == nil {
+		return nil
+	}
+	b.prepareFinal()
+	return b.emit(b.finalT, b.final)
+}

@@ -1,0 +1,202 @@
+package runtime
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/causeway-ai/causeway/internal/identity"
+	"github.com/causeway-ai/causeway/internal/llm"
+	wire "github.com/causeway-ai/causeway/internal/schema/responses"
+)
+
+// invalid is a 400 in OpenAI's words.
+func invalid(param, msg string) *llm.Error {
+	return &llm.Error{Kind: llm.KindInvalid, Param: param, Message: msg}
+}
+
+// notFound is a 404 for a stored object; it reads the same whether the id
+// is unknown or another principal's.
+func notFound(param, msg string) *llm.Error {
+	return &llm.Error{Kind: llm.KindNotFound, Param: param, Message: msg, Code: "not_found"}
+}
+
+func str(s string) *string { return &s }
+
+// textOf returns the text of a string-or-parts content (or function call
+// output).
+func textOf(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []wire.Part
+	if json.Unmarshal(raw, &parts) != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		switch {
+		case p.Text != nil:
+			b.WriteString(*p.Text)
+		case p.Refusal != nil:
+			b.WriteString(*p.Refusal)
+		}
+	}
+	return b.String()
+}
+
+// Normalize gives an input item the shape it is stored and listed in: an
+// id, a status, and message content as parts.
+func Normalize(it wire.Item) wire.Item {
+	switch it.Type {
+	case "message":
+		if it.ID == "" {
+			it.ID = identity.NewID("msg_")
+		}
+		var s string
+		if json.Unmarshal(it.Content, &s) == nil {
+			typ := "input_text"
+			p := wire.Part{Type: typ, Text: &s}
+			if it.Role == "assistant" {
+				p.Type = "output_text"
+				p.Annotations = json.RawMessage("[]")
+			}
+			it.Content, _ = json.Marshal([]wire.Part{p})
+		}
+	case "function_call":
+		if it.ID == "" {
+			it.ID = identity.NewID("fc_")
+		}
+		if it.Arguments == nil {
+			it.Arguments = str("")
+		}
+	case "function_call_output":
+		if it.ID == "" {
+			it.ID = identity.NewID("fco_")
+		}
+	}
+	if it.Status == "" {
+		it.Status = "completed"
+	}
+	return it
+}
+
+// checkToolPairs enforces OpenAI's pairing of calls and outputs over the
+// whole context: every output answers an earlier call, every call has an
+// output.
+func checkToolPairs(items []wire.Item) error {
+	calls := map[string]bool{}
+	var order []string
+	for _, it := range items {
+		switch it.Type {
+		case "function_call":
+			if _, seen := calls[it.CallID]; !seen {
+				calls[it.CallID] = false
+				order = append(order, it.CallID)
+			}
+		case "function_call_output":
+			if _, seen := calls[it.CallID]; !seen {
+				return invalid("input", "No tool call found for function call output with call_id "+it.CallID+".")
+			}
+			calls[it.CallID] = true
+		}
+	}
+	for _, id := range order {
+		if !calls[id] {
+			return invalid("input", "No tool output found for function call "+id+".")
+		}
+	}
+	return nil
+}
+
+// ToMessages converts items, oldest first, to canonical messages.
+// Consecutive function calls become one assistant message's tool calls.
+func ToMessages(items []wire.Item) ([]llm.Message, error) {
+	msgs := make([]llm.Message, 0, len(items))
+	names := map[string]string{}
+	prevCall := false
+	for i, it := range items {
+		isCall := false
+		switch it.Type {
+		case "message":
+			m, err := message(it)
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, m)
+		case "function_call":
+			isCall = true
+			args := ""
+			if it.Arguments != nil {
+				args = *it.Arguments
+			}
+			names[it.CallID] = it.Name
+			tc := llm.ToolCall{ID: it.CallID, Name: it.Name, Arguments: args}
+			if n := len(msgs); n > 0 && msgs[n-1].Role == llm.RoleAssistant && (prevCall || len(msgs[n-1].ToolCalls) == 0) {
+				msgs[n-1].ToolCalls = append(msgs[n-1].ToolCalls, tc)
+			} else {
+				msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{tc}})
+			}
+		case "function_call_output":
+			m := llm.TextMessage(llm.RoleTool, textOf(it.Output))
+			m.ToolCallID, m.ToolName = it.CallID, names[it.CallID]
+			msgs = append(msgs, m)
+		case "reasoning":
+			// Provider-bound and opaque: not replayed.
+		default:
+			return nil, invalid("input["+itoa(i)+"].type", "Item type '"+it.Type+"' is not supported yet by this gateway.")
+		}
+		prevCall = isCall
+	}
+	return msgs, nil
+}
+
+func message(it wire.Item) (llm.Message, error) {
+	var role llm.Role
+	switch it.Role {
+	case "user":
+		role = llm.RoleUser
+	case "assistant":
+		role = llm.RoleAssistant
+	case "system":
+		role = llm.RoleSystem
+	case "developer":
+		role = llm.RoleDeveloper
+	default:
+		return llm.Message{}, invalid("input", "Invalid value: '"+it.Role+"'. Supported values are: 'user', 'assistant', 'system', and 'developer'.")
+	}
+	var s string
+	if json.Unmarshal(it.Content, &s) == nil {
+		return llm.TextMessage(role, s), nil
+	}
+	var parts []wire.Part
+	if err := json.Unmarshal(it.Content, &parts); err != nil {
+		return llm.Message{}, invalid("input", "Invalid 'content': expected a string or an array of content parts.")
+	}
+	m := llm.Message{Role: role}
+	for _, p := range parts {
+		switch p.Type {
+		case "input_text", "output_text", "text":
+			if p.Text != nil {
+				m.Content = append(m.Content, llm.Part{Type: llm.PartText, Text: *p.Text})
+			}
+		case "refusal":
+			if p.Refusal != nil {
+				m.Refusal += *p.Refusal
+			}
+		case "input_image":
+			m.Content = append(m.Content, llm.Part{Type: llm.PartImage, ImageURL: p.ImageURL, FileID: p.FileID, Detail: p.Detail})
+		default:
+			return llm.Message{}, invalid("input", "Content part type '"+p.Type+"' is not supported yet by this gateway.")
+		}
+	}
+	return m, nil
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}

@@ -1,0 +1,354 @@
+// Package runtime is Causeway's stateful runtime: it serves OpenAI's
+// Responses and Conversations APIs on any provider. It loads a response's
+// context (a previous_response_id chain or a conversation) from the
+// store, converts items to the canonical model, runs the model through the
+// gateway (which meters every call), turns the canonical events back into
+// output items, and stores the new items.
+//
+// State is provider-neutral and scoped: every read and write is by the
+// principal's tenant and subject. The runtime speaks no HTTP and no SQL:
+// doors call it, and it reaches the database through Store.
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+
+	"github.com/causeway-ai/causeway/internal/gateway"
+	"github.com/causeway-ai/causeway/internal/identity"
+	"github.com/causeway-ai/causeway/internal/llm"
+	wire "github.com/causeway-ai/causeway/internal/schema/responses"
+	"github.com/causeway-ai/causeway/internal/store"
+)
+
+// Store is what the runtime needs of the database; *store.Store has it.
+type Store interface {
+	SaveResponse(ctx context.Context, o store.Owner, r *store.Response, input, output []store.Item, events []json.RawMessage) error
+	GetResponse(ctx context.Context, o store.Owner, id string) (*store.Response, error)
+	DeleteResponse(ctx context.Context, o store.Owner, id string) error
+	ResponseItems(ctx context.Context, o store.Owner, id, kind string, p store.Page) ([]store.Item, bool, error)
+	ResponseEvents(ctx context.Context, o store.Owner, id string, after int64) ([]json.RawMessage, error)
+	FindItem(ctx context.Context, o store.Owner, id string) (*store.Item, error)
+
+	CreateConversation(ctx context.Context, o store.Owner, c *store.Conversation, items []store.Item) error
+	GetConversation(ctx context.Context, o store.Owner, id string) (*store.Conversation, error)
+	UpdateConversation(ctx context.Context, o store.Owner, id string, metadata json.RawMessage) (*store.Conversation, error)
+	DeleteConversation(ctx context.Context, o store.Owner, id string) error
+	AddConversationItems(ctx context.Context, o store.Owner, id string, items []store.Item) error
+	ConversationItems(ctx context.Context, o store.Owner, id string, p store.Page) ([]store.Item, bool, error)
+	ConversationItem(ctx context.Context, o store.Owner, id, itemID string) (*store.Item, error)
+	DeleteConversationItem(ctx context.Context, o store.Owner, id, itemID string) error
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Runtime runs responses.
+type Runtime struct {
+	GW    *gateway.Gateway
+	Store Store
+}
+
+// maxChain bounds how far back a previous_response_id chain is followed.
+const maxChain = 1000
+
+// OwnerOf is whose stored state a principal sees: its tenant, and the
+// key's user, or the key itself when it names no user.
+func OwnerOf(p *identity.Principal) store.Owner {
+	o := store.Owner{Tenant: p.Tenant, Subject: p.User}
+	if p.Key != nil {
+		o.Subject = p.Key.User
+		if o.Subject == "" {
+			o.Subject = p.Key.ID
+		}
+	}
+	if o.Subject == "" {
+		o.Subject = "admin"
+	}
+	return o
+}
+
+// CreateParams is a decoded, validated create request.
+type CreateParams struct {
+	Req *wire.CreateRequest
+	// Input is the request's input items as given.
+	Input []wire.Item
+	// ConversationID is the conversation named by the request, if any.
+	ConversationID string
+	// Body is the request body as received, stored with the response.
+	Body json.RawMessage
+}
+
+// Emit sends one stream event (its type and JSON) to the client.
+type Emit func(typ string, data []byte) error
+
+// mapStoreErr turns the store's not-found into a client 404.
+func mapStoreErr(err error, param, msg string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(param, msg)
+	}
+	return err
+}
+
+// history loads what comes before the request's input: the chain of
+// previous responses, or the conversation's items.
+func (rt *Runtime) history(ctx context.Context, o store.Owner, cp *CreateParams) ([]wire.Item, error) {
+	if cp.ConversationID != "" {
+		if _, err := rt.Store.GetConversation(ctx, o, cp.ConversationID); err != nil {
+			return nil, mapStoreErr(err, "conversation", "Conversation with id '"+cp.ConversationID+"' not found.")
+		}
+		items, _, err := rt.Store.ConversationItems(ctx, o, cp.ConversationID, store.Page{})
+		if err != nil {
+			return nil, err
+		}
+		return decodeItems(items)
+	}
+	if cp.Req.PreviousResponseID == nil || *cp.Req.PreviousResponseID == "" {
+		return nil, nil
+	}
+	var chain []string
+	id := *cp.Req.PreviousResponseID
+	for id != "" && len(chain) < maxChain {
+		r, err := rt.Store.GetResponse(ctx, o, id)
+		if err != nil {
+			if len(chain) > 0 && errors.Is(err, store.ErrNotFound) {
+				break // an ancestor was deleted: the chain starts here
+			}
+			return nil, mapStoreErr(err, "previous_response_id", "Previous response with id '"+id+"' not found.")
+		}
+		chain = append(chain, r.ID)
+		id = r.PreviousResponseID
+	}
+	var out []wire.Item
+	for i := len(chain) - 1; i >= 0; i-- {
+		for _, kind := range []string{store.KindInput, store.KindOutput} {
+			items, _, err := rt.Store.ResponseItems(ctx, o, chain[i], kind, store.Page{})
+			if err != nil {
+				return nil, err
+			}
+			w, err := decodeItems(items)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, w...)
+		}
+	}
+	return out, nil
+}
+
+func decodeItems(items []store.Item) ([]wire.Item, error) {
+	out := make([]wire.Item, len(items))
+	for i, it := range items {
+		if err := json.Unmarshal(it.Body, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func encodeItems(items []wire.Item) ([]store.Item, error) {
+	out := make([]store.Item, len(items))
+	for i, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = store.Item{ID: it.ID, Type: it.Type, Body: b}
+	}
+	return out, nil
+}
+
+// resolve replaces item references with the items they name, looked up
+// in the context first and then among the owner's stored items.
+func (rt *Runtime) resolve(ctx context.Context, o store.Owner, hist, input []wire.Item) ([]wire.Item, error) {
+	out := make([]wire.Item, 0, len(input))
+	for _, it := range input {
+		if it.Type != "item_reference" {
+			out = append(out, Normalize(it))
+			continue
+		}
+		var found *wire.Item
+		for i := range hist {
+			if hist[i].ID == it.ID {
+				found = &hist[i]
+				break
+			}
+		}
+		if found == nil {
+			si, err := rt.Store.FindItem(ctx, o, it.ID)
+			if err != nil {
+				return nil, mapStoreErr(err, "input", "Item with id '"+it.ID+"' not found.")
+			}
+			var w wire.Item
+			if err := json.Unmarshal(si.Body, &w); err != nil {
+				return nil, err
+			}
+			found = &w
+		}
+		out = append(out, *found)
+	}
+	return out, nil
+}
+
+// request builds the canonical request for the context.
+func request(cp *CreateParams, items []wire.Item) (*llm.Request, error) {
+	r := cp.Req
+	msgs, err := ToMessages(items)
+	if err != nil {
+		return nil, err
+	}
+	if r.Instructions != nil && *r.Instructions != "" {
+		msgs = append([]llm.Message{llm.TextMessage(llm.RoleSystem, *r.Instructions)}, msgs...)
+	}
+	req := &llm.Request{Model: r.Model, Messages: msgs, Stream: r.Stream,
+		ParallelToolCalls: r.ParallelToolCalls, Temperature: r.Temperature, TopP: r.TopP}
+	if r.MaxOutputTokens != nil {
+		req.MaxTokens = *r.MaxOutputTokens
+	}
+	switch {
+	case r.SafetyIdentifier != nil:
+		req.User = *r.SafetyIdentifier
+	case r.User != nil:
+		req.User = *r.User
+	}
+	if r.Reasoning != nil && r.Reasoning.Effort != nil {
+		req.ReasoningEffort = *r.Reasoning.Effort
+	}
+	for _, raw := range r.Tools {
+		var t wire.FunctionTool
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return nil, invalid("tools", "Invalid 'tools': "+err.Error())
+		}
+		tool := llm.Tool{Name: t.Name, Parameters: t.Parameters, Strict: t.Strict}
+		if t.Description != nil {
+			tool.Description = *t.Description
+		}
+		req.Tools = append(req.Tools, tool)
+	}
+	if len(r.ToolChoice) > 0 {
+		var s string
+		if json.Unmarshal(r.ToolChoice, &s) == nil {
+			req.ToolChoice = &llm.ToolChoice{Mode: llm.ToolChoiceMode(s)}
+		} else {
+			var tc struct{ Type, Name string }
+			if err := json.Unmarshal(r.ToolChoice, &tc); err != nil {
+				return nil, invalid("tool_choice", "Invalid 'tool_choice'.")
+			}
+			req.ToolChoice = &llm.ToolChoice{Mode: llm.ToolChoiceFunction, Name: tc.Name}
+		}
+	}
+	if r.Text != nil && r.Text.Format != nil {
+		f := r.Text.Format
+		switch f.Type {
+		case "json_schema":
+			req.ResponseFormat = &llm.ResponseFormat{Type: llm.FormatJSONSchema, Name: f.Name,
+				Description: f.Description, Schema: f.Schema, Strict: f.Strict}
+		case "json_object":
+			req.ResponseFormat = &llm.ResponseFormat{Type: llm.FormatJSONObject}
+		}
+	}
+	return req, nil
+}
+
+// Create runs a response. With emit (a streamed request) it sends the
+// stream's events as they happen; errors it returns came before the
+// first event, except a failed write to the client. A failure after the
+// first event ends the stream with response.failed and is not returned.
+func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *CreateParams, emit Emit) (*wire.Response, error) {
+	o := OwnerOf(p)
+	hist, err := rt.history(ctx, o, cp)
+	if err != nil {
+		return nil, err
+	}
+	input, err := rt.resolve(ctx, o, hist, cp.Input)
+	if err != nil {
+		return nil, err
+	}
+	all := append(append([]wire.Item(nil), hist...), input...)
+	if err := checkToolPairs(all); err != nil {
+		return nil, err
+	}
+	req, err := request(cp, all)
+	if err != nil {
+		return nil, err
+	}
+	call, err := rt.GW.Chat(ctx, p, req)
+	if err != nil {
+		return nil, err
+	}
+	b := newBuilder(cp, emit)
+	if err := b.start(); err != nil {
+		call.Finish(err)
+		return nil, err
+	}
+	for {
+		ev, err := call.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				call.Finish(nil)
+				break
+			}
+			call.Finish(nil)
+			if emit == nil {
+				return nil, err
+			}
+			b.fail(err)
+			if serr := rt.save(ctx, o, cp, b, input); serr != nil {
+				return nil, serr
+			}
+			return b.resp, b.finishStream()
+		}
+		if werr := b.add(&ev); werr != nil {
+			call.Finish(werr)
+			return nil, werr
+		}
+	}
+	if err := b.end(); err != nil {
+		return nil, err
+	}
+	if err := rt.save(ctx, o, cp, b, input); err != nil {
+		return nil, err
+	}
+	return b.resp, b.finishStream()
+}
+
+// save stores the response unless the request said store:false.
+func (rt *Runtime) save(ctx context.Context, o store.Owner, cp *CreateParams, b *builder, input []wire.Item) error {
+	if !b.resp.Store {
+		return nil
+	}
+	// Record the final event in the replay too, before it is sent.
+	b.prepareFinal()
+	in, err := encodeItems(input)
+	if err != nil {
+		return err
+	}
+	out, err := encodeItems(b.resp.Output)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(b.resp)
+	if err != nil {
+		return err
+	}
+	usage, _ := json.Marshal(b.resp.Usage)
+	output, _ := json.Marshal(b.resp.Output)
+	meta, _ := json.Marshal(b.resp.Metadata)
+	r := &store.Response{ID: b.resp.ID, Model: b.resp.Model, Status: b.resp.Status, ConversationID: cp.ConversationID,
+		Request: cp.Body, Output: output, Usage: usage, Metadata: meta, Store: true, Body: body}
+	r.CreatedAt = unixTime(b.resp.CreatedAt)
+	if b.resp.PreviousResponseID != nil {
+		r.PreviousResponseID = *b.resp.PreviousResponseID
+	}
+	if b.resp.Instructions != nil {
+		r.Instructions = *b.resp.Instructions
+	}
+	if b.resp.Error != nil {
+		r.Error = b.resp.Error.Message
+	}
+	if err := rt.Store.SaveResponse(ctx, o, r, in, out, b.events); err != nil {
+		return mapStoreErr(err, "conversation", "Conversation with id '"+cp.ConversationID+"' not found.")
+	}
+	return nil
+}

@@ -1,0 +1,191 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/causeway-ai/causeway/internal/identity"
+	wire "github.com/causeway-ai/causeway/internal/schema/responses"
+	"github.com/causeway-ai/causeway/internal/store"
+)
+
+func responseNotFound(id string) *string { return str("Response with id '" + id + "' not found.") }
+
+// GetResponse returns the principal's stored response object.
+func (rt *Runtime) GetResponse(ctx context.Context, p *identity.Principal, id string) (json.RawMessage, error) {
+	r, err := rt.Store.GetResponse(ctx, OwnerOf(p), id)
+	if err != nil {
+		return nil, mapStoreErr(err, "", *responseNotFound(id))
+	}
+	return r.Body, nil
+}
+
+// ResponseEvents returns the stored stream events of the principal's
+// response after sequence number after (-1 for all).
+func (rt *Runtime) ResponseEvents(ctx context.Context, p *identity.Principal, id string, after int64) ([]json.RawMessage, error) {
+	evs, err := rt.Store.ResponseEvents(ctx, OwnerOf(p), id, after)
+	if err != nil {
+		return nil, mapStoreErr(err, "", *responseNotFound(id))
+	}
+	return evs, nil
+}
+
+// DeleteResponse deletes the principal's response and its items.
+func (rt *Runtime) DeleteResponse(ctx context.Context, p *identity.Principal, id string) (*wire.Deleted, error) {
+	if err := rt.Store.DeleteResponse(ctx, OwnerOf(p), id); err != nil {
+		return nil, mapStoreErr(err, "", *responseNotFound(id))
+	}
+	return &wire.Deleted{ID: id, Object: "response.deleted", Deleted: true}, nil
+}
+
+// Page is a cursor page request as the API takes it.
+type Page struct {
+	After string
+	Limit int
+	// Asc lists oldest first; the API's default is newest first.
+	Asc bool
+}
+
+func (pg Page) store() store.Page {
+	return store.Page{After: pg.After, Limit: pg.Limit, Desc: !pg.Asc}
+}
+
+func list(items []store.Item, more bool) *wire.List {
+	l := &wire.List{Object: "list", Data: make([]json.RawMessage, len(items)), HasMore: more}
+	for i, it := range items {
+		l.Data[i] = it.Body
+	}
+	if len(items) > 0 {
+		l.FirstID, l.LastID = str(items[0].ID), str(items[len(items)-1].ID)
+	}
+	return l
+}
+
+// InputItems lists a page of the principal's response's input items.
+func (rt *Runtime) InputItems(ctx context.Context, p *identity.Principal, id string, pg Page) (*wire.List, error) {
+	items, more, err := rt.Store.ResponseItems(ctx, OwnerOf(p), id, store.KindInput, pg.store())
+	if err != nil {
+		return nil, mapStoreErr(err, "", *responseNotFound(id))
+	}
+	return list(items, more), nil
+}
+
+func conversationNotFound(id string) string { return "Conversation with id '" + id + "' not found." }
+
+func conversation(c *store.Conversation) *wire.Conversation {
+	out := &wire.Conversation{ID: c.ID, Object: "conversation", CreatedAt: c.CreatedAt.Unix(), Metadata: map[string]string{}}
+	_ = json.Unmarshal(c.Metadata, &out.Metadata)
+	if out.Metadata == nil {
+		out.Metadata = map[string]string{}
+	}
+	return out
+}
+
+// normalizeAll gives items ids and their stored shape, rejecting the
+// types a conversation cannot hold yet.
+func normalizeAll(items []wire.Item) ([]wire.Item, []store.Item, error) {
+	out := make([]wire.Item, len(items))
+	for i, it := range items {
+		if it.Type == "item_reference" {
+			return nil, nil, invalid("items", "Item references are not supported yet in conversation items by this gateway.")
+		}
+		out[i] = Normalize(it)
+	}
+	st, err := encodeItems(out)
+	return out, st, err
+}
+
+// CreateConversation stores a new conversation with its first items.
+func (rt *Runtime) CreateConversation(ctx context.Context, p *identity.Principal, items []wire.Item, metadata map[string]string) (*wire.Conversation, error) {
+	_, st, err := normalizeAll(items)
+	if err != nil {
+		return nil, err
+	}
+	meta, _ := json.Marshal(metadata)
+	if metadata == nil {
+		meta = []byte("{}")
+	}
+	c := &store.Conversation{ID: identity.NewID("conv_"), Metadata: meta}
+	if err := rt.Store.CreateConversation(ctx, OwnerOf(p), c, st); err != nil {
+		return nil, err
+	}
+	return conversation(c), nil
+}
+
+// GetConversation returns the principal's conversation.
+func (rt *Runtime) GetConversation(ctx context.Context, p *identity.Principal, id string) (*wire.Conversation, error) {
+	c, err := rt.Store.GetConversation(ctx, OwnerOf(p), id)
+	if err != nil {
+		return nil, mapStoreErr(err, "", conversationNotFound(id))
+	}
+	return conversation(c), nil
+}
+
+// UpdateConversation replaces the conversation's metadata.
+func (rt *Runtime) UpdateConversation(ctx context.Context, p *identity.Principal, id string, metadata map[string]string) (*wire.Conversation, error) {
+	meta, _ := json.Marshal(metadata)
+	if metadata == nil {
+		meta = []byte("{}")
+	}
+	c, err := rt.Store.UpdateConversation(ctx, OwnerOf(p), id, meta)
+	if err != nil {
+		return nil, mapStoreErr(err, "", conversationNotFound(id))
+	}
+	return conversation(c), nil
+}
+
+// DeleteConversation deletes the conversation and its items.
+func (rt *Runtime) DeleteConversation(ctx context.Context, p *identity.Principal, id string) (*wire.Deleted, error) {
+	if err := rt.Store.DeleteConversation(ctx, OwnerOf(p), id); err != nil {
+		return nil, mapStoreErr(err, "", conversationNotFound(id))
+	}
+	return &wire.Deleted{ID: id, Object: "conversation.deleted", Deleted: true}, nil
+}
+
+// AddItems appends items to the conversation and lists them.
+func (rt *Runtime) AddItems(ctx context.Context, p *identity.Principal, id string, items []wire.Item) (*wire.List, error) {
+	_, st, err := normalizeAll(items)
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.Store.AddConversationItems(ctx, OwnerOf(p), id, st); err != nil {
+		return nil, mapStoreErr(err, "", conversationNotFound(id))
+	}
+	return list(st, false), nil
+}
+
+// Items lists a page of the conversation's items.
+func (rt *Runtime) Items(ctx context.Context, p *identity.Principal, id string, pg Page) (*wire.List, error) {
+	items, more, err := rt.Store.ConversationItems(ctx, OwnerOf(p), id, pg.store())
+	if err != nil {
+		return nil, mapStoreErr(err, "", conversationNotFound(id))
+	}
+	return list(items, more), nil
+}
+
+// Item returns one item of the conversation.
+func (rt *Runtime) Item(ctx context.Context, p *identity.Principal, id, itemID string) (json.RawMessage, error) {
+	o := OwnerOf(p)
+	if _, err := rt.Store.GetConversation(ctx, o, id); err != nil {
+		return nil, mapStoreErr(err, "", conversationNotFound(id))
+	}
+	it, err := rt.Store.ConversationItem(ctx, o, id, itemID)
+	if err != nil {
+		return nil, mapStoreErr(err, "", "Item with id '"+itemID+"' not found.")
+	}
+	return it.Body, nil
+}
+
+// DeleteItem deletes one item of the conversation and returns the
+// conversation.
+func (rt *Runtime) DeleteItem(ctx context.Context, p *identity.Principal, id, itemID string) (*wire.Conversation, error) {
+	o := OwnerOf(p)
+	c, err := rt.Store.GetConversation(ctx, o, id)
+	if err != nil {
+		return nil, mapStoreErr(err, "", conversationNotFound(id))
+	}
+	if err := rt.Store.DeleteConversationItem(ctx, o, id, itemID); err != nil {
+		return nil, mapStoreErr(err, "", "Item with id '"+itemID+"' not found.")
+	}
+	return conversation(c), nil
+}

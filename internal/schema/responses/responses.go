@@ -1,0 +1,217 @@
+// Package responses holds the wire types of OpenAI's Responses and
+// Conversations APIs as Causeway serves them. Types only: no I/O, no
+// translation logic.
+package responses
+
+import "encoding/json"
+
+// CreateRequest is the body of POST /v1/responses. Union-typed fields are
+// kept raw for the codec to decode.
+type CreateRequest struct {
+	Model              string            `json:"model"`
+	Input              json.RawMessage   `json:"input,omitempty"`
+	Instructions       *string           `json:"instructions,omitempty"`
+	PreviousResponseID *string           `json:"previous_response_id,omitempty"`
+	Conversation       json.RawMessage   `json:"conversation,omitempty"`
+	Store              *bool             `json:"store,omitempty"`
+	Stream             bool              `json:"stream,omitempty"`
+	Tools              []json.RawMessage `json:"tools,omitempty"`
+	ToolChoice         json.RawMessage   `json:"tool_choice,omitempty"`
+	ParallelToolCalls  *bool             `json:"parallel_tool_calls,omitempty"`
+	MaxOutputTokens    *int              `json:"max_output_tokens,omitempty"`
+	Temperature        *float64          `json:"temperature,omitempty"`
+	TopP               *float64          `json:"top_p,omitempty"`
+	Text               *TextConfig       `json:"text,omitempty"`
+	Metadata           map[string]string `json:"metadata,omitempty"`
+	Reasoning          *Reasoning        `json:"reasoning,omitempty"`
+	User               *string           `json:"user,omitempty"`
+	SafetyIdentifier   *string           `json:"safety_identifier,omitempty"`
+	Truncation         *string           `json:"truncation,omitempty"`
+	Background         *bool             `json:"background,omitempty"`
+}
+
+// TextConfig is the text field: the output format.
+type TextConfig struct {
+	Format    *Format `json:"format,omitempty"`
+	Verbosity string  `json:"verbosity,omitempty"`
+}
+
+// Format is text.format: text, json_object or json_schema.
+type Format struct {
+	Type        string          `json:"type"`
+	Name        string          `json:"name,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Schema      json.RawMessage `json:"schema,omitempty"`
+	Strict      *bool           `json:"strict,omitempty"`
+}
+
+// Reasoning is the reasoning field.
+type Reasoning struct {
+	Effort  *string `json:"effort"`
+	Summary *string `json:"summary"`
+}
+
+// FunctionTool is a tool of type "function".
+type FunctionTool struct {
+	Type        string          `json:"type"`
+	Name        string          `json:"name"`
+	Description *string         `json:"description,omitempty"`
+	Parameters  json.RawMessage `json:"parameters"`
+	Strict      *bool           `json:"strict"`
+}
+
+// Item is an input or output item. Only the fields of its Type are set.
+type Item struct {
+	ID     string `json:"id,omitempty"`
+	Type   string `json:"type"`
+	Status string `json:"status,omitempty"`
+	// message
+	Role    string          `json:"role,omitempty"`
+	Content json.RawMessage `json:"content,omitempty"`
+	// function_call and function_call_output
+	CallID    string          `json:"call_id,omitempty"`
+	Name      string          `json:"name,omitempty"`
+	Arguments *string         `json:"arguments,omitempty"`
+	Output    json.RawMessage `json:"output,omitempty"`
+}
+
+// Part is a content part of a message.
+type Part struct {
+	Type        string          `json:"type"`
+	Text        *string         `json:"text,omitempty"`
+	Annotations json.RawMessage `json:"annotations,omitempty"`
+	Logprobs    json.RawMessage `json:"logprobs,omitempty"`
+	ImageURL    string          `json:"image_url,omitempty"`
+	FileID      string          `json:"file_id,omitempty"`
+	Detail      string          `json:"detail,omitempty"`
+	Refusal     *string         `json:"refusal,omitempty"`
+}
+
+// Response is the response object.
+type Response struct {
+	ID                 string             `json:"id"`
+	Object             string             `json:"object"`
+	CreatedAt          int64              `json:"created_at"`
+	CompletedAt        *int64             `json:"completed_at"`
+	Status             string             `json:"status"`
+	Background         bool               `json:"background"`
+	Error              *Error             `json:"error"`
+	IncompleteDetails  *IncompleteDetails `json:"incomplete_details"`
+	Instructions       *string            `json:"instructions"`
+	MaxOutputTokens    *int               `json:"max_output_tokens"`
+	Model              string             `json:"model"`
+	Output             []Item             `json:"output"`
+	ParallelToolCalls  bool               `json:"parallel_tool_calls"`
+	PreviousResponseID *string            `json:"previous_response_id"`
+	Conversation       *ConversationRef   `json:"conversation,omitempty"`
+	Reasoning          Reasoning          `json:"reasoning"`
+	ServiceTier        string             `json:"service_tier"`
+	Store              bool               `json:"store"`
+	Temperature        float64            `json:"temperature"`
+	Text               TextConfig         `json:"text"`
+	ToolChoice         json.RawMessage    `json:"tool_choice"`
+	Tools              []json.RawMessage  `json:"tools"`
+	TopP               float64            `json:"top_p"`
+	Truncation         string             `json:"truncation"`
+	Usage              *Usage             `json:"usage"`
+	User               *string            `json:"user,omitempty"`
+	SafetyIdentifier   *string            `json:"safety_identifier,omitempty"`
+	Metadata           map[string]string  `json:"metadata"`
+}
+
+// ConversationRef names the conversation a response belongs to.
+type ConversationRef struct {
+	ID string `json:"id"`
+}
+
+// Error is a failed response's error.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// IncompleteDetails says why a response is incomplete.
+type IncompleteDetails struct {
+	Reason string `json:"reason"`
+}
+
+// Usage is a response's token usage.
+type Usage struct {
+	InputTokens         int64               `json:"input_tokens"`
+	InputTokensDetails  InputTokensDetails  `json:"input_tokens_details"`
+	OutputTokens        int64               `json:"output_tokens"`
+	OutputTokensDetails OutputTokensDetails `json:"output_tokens_details"`
+	TotalTokens         int64               `json:"total_tokens"`
+}
+
+// InputTokensDetails breaks down input tokens.
+type InputTokensDetails struct {
+	CachedTokens int64 `json:"cached_tokens"`
+}
+
+// OutputTokensDetails breaks down output tokens.
+type OutputTokensDetails struct {
+	ReasoningTokens int64 `json:"reasoning_tokens"`
+}
+
+// Event is one streaming event. Only the fields of its Type are set; the
+// int pointers let a zero index still be sent.
+type Event struct {
+	Type           string    `json:"type"`
+	SequenceNumber int64     `json:"sequence_number"`
+	Response       *Response `json:"response,omitempty"`
+	OutputIndex    *int      `json:"output_index,omitempty"`
+	ItemID         string    `json:"item_id,omitempty"`
+	ContentIndex   *int      `json:"content_index,omitempty"`
+	Item           *Item     `json:"item,omitempty"`
+	Part           *Part     `json:"part,omitempty"`
+	Delta          *string   `json:"delta,omitempty"`
+	Text           *string   `json:"text,omitempty"`
+	Arguments      *string   `json:"arguments,omitempty"`
+	Name           string    `json:"name,omitempty"`
+	Logprobs       *[]any    `json:"logprobs,omitempty"`
+	// error events
+	Code    *string `json:"code,omitempty"`
+	Message string  `json:"message,omitempty"`
+	Param   *string `json:"param,omitempty"`
+}
+
+// Deleted answers a DELETE.
+type Deleted struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Deleted bool   `json:"deleted"`
+}
+
+// List is a cursor page of items.
+type List struct {
+	Object  string            `json:"object"`
+	Data    []json.RawMessage `json:"data"`
+	FirstID *string           `json:"first_id"`
+	LastID  *string           `json:"last_id"`
+	HasMore bool              `json:"has_more"`
+}
+
+// Conversation is the conversation object.
+type Conversation struct {
+	ID        string            `json:"id"`
+	Object    string            `json:"object"`
+	CreatedAt int64             `json:"created_at"`
+	Metadata  map[string]string `json:"metadata"`
+}
+
+// ConversationCreate is the body of POST /v1/conversations.
+type ConversationCreate struct {
+	Items    []json.RawMessage `json:"items,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// ConversationUpdate is the body of POST /v1/conversations/{id}.
+type ConversationUpdate struct {
+	Metadata map[string]string `json:"metadata"`
+}
+
+// ItemsCreate is the body of POST /v1/conversations/{id}/items.
+type ItemsCreate struct {
+	Items []json.RawMessage `json:"items"`
+}
