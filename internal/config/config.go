@@ -157,8 +157,11 @@ type Provider struct {
 	MaxIdleConns int `yaml:"max_idle_conns"`
 	// APIVersion is the protocol version the provider is called with:
 	// Azure's api-version query parameter (default "2024-10-21"; "v1"
-	// selects the /openai/v1/ surface), or Anthropic's anthropic-version
-	// header (default "2023-06-01"). Other types ignore it.
+	// selects the /openai/v1/ surface), Anthropic's anthropic-version
+	// header (default "2023-06-01"), or Gemini's version path (default
+	// "v1beta" for the Gemini API, "v1" for Vertex AI; a base_url ending
+	// in a version path such as ".../v1beta" sets it too). The openai and
+	// bedrock types ignore it.
 	APIVersion string `yaml:"api_version"`
 	// Auth selects how the provider authenticates when it has more than
 	// one way. Azure: "api-key" (the default; APIKey in the api-key

@@ -1,7 +1,8 @@
 // Package sim is the upstream simulator behind `causeway sim`: an HTTP
 // server that speaks the real wire protocols of the model providers
-// (OpenAI chat completions, embeddings and models for now), answers any
-// model name deterministically with exact usage, and misbehaves on demand
+// (OpenAI, Azure OpenAI, Anthropic Messages, AWS Bedrock, Google Gemini
+// and Vertex AI), answers any model name deterministically with exact
+// usage, and misbehaves on demand
 // (latency, error statuses, stalls, cut and malformed streams) so that the
 // gateway's tests and benchmarks have an upstream they control.
 //
@@ -13,13 +14,49 @@
 //
 // # Routes
 //
+// Every protocol is served on the same mux, under its provider's own
+// paths. OpenAI (openai.go):
+//
 //	POST   /v1/chat/completions   OpenAI chat, whole or streamed (SSE)
 //	POST   /v1/embeddings         OpenAI embeddings, float or base64
 //	GET    /v1/models             a few models
 //	GET    /v1/models/{id}        any id, owned_by "causeway-sim"
 //
-// When Options.APIKey is set, the /v1 routes require
-// "Authorization: Bearer <key>". The control API needs no key:
+// Azure OpenAI (azure.go: api-version checks, content filter verdicts):
+//
+//	POST   /openai/deployments/{deployment}/chat/completions?api-version=V
+//	POST   /openai/deployments/{deployment}/embeddings?api-version=V
+//	POST   /openai/v1/chat/completions   ("model" is the deployment)
+//	POST   /openai/v1/embeddings
+//
+// Anthropic Messages (anthropic.go: needs anthropic-version):
+//
+//	POST   /v1/messages                  whole, or SSE with "stream": true
+//	POST   /v1/messages/count_tokens
+//
+// AWS Bedrock (bedrock.go: SigV4 verified on every request, any access
+// key id with the secret BedrockSecretAccessKey, "sim-secret"):
+//
+//	POST   /model/{modelId}/converse
+//	POST   /model/{modelId}/converse-stream   application/vnd.amazon.eventstream
+//	POST   /model/{modelId}/invoke            amazon.titan-embed-*, cohere.embed-*
+//
+// Google Gemini (gemini.go), and the same bodies on Vertex AI's paths:
+//
+//	POST   /v1beta/models/{model}:generateContent
+//	POST   /v1beta/models/{model}:streamGenerateContent?alt=sse
+//	POST   /v1beta/models/{model}:embedContent
+//	POST   /v1beta/models/{model}:batchEmbedContents
+//	POST   /v1beta/models/{model}:countTokens
+//	GET    /v1beta/models, /v1beta/models/{model}
+//	POST   /v1/projects/{p}/locations/{l}/publishers/google/models/{model}:{method}
+//
+// When Options.APIKey is set, every protocol but Bedrock requires it, in
+// its own way: "Authorization: Bearer <key>" (OpenAI, Vertex), "api-key"
+// or a bearer token (Azure), "x-api-key" or a bearer token (Anthropic),
+// "x-goog-api-key" or ?key= (Gemini). Each file documents its routes,
+// authentication, error shapes and fault mapping at its top. The control
+// API needs no key:
 //
 //	POST   /sim/faults        body: Fault (without id) → 201 Fault (with id)
 //	GET    /sim/faults        → {"faults":[Fault…]}
