@@ -188,7 +188,11 @@ func detectConfig(getenv func(string) (string, bool)) (*config.Config, error) {
 		// No static keys in the config: the standard AWS credential chain
 		// reads the environment, profile or role.
 		fmt.Fprintf(&b, "  - name: bedrock\n    type: bedrock\n    region: %q\n", region)
-		geo := strings.SplitN(region, "-", 2)[0] // us, eu, ap: the inference-profile prefix
+		// The cross-region inference-profile prefix: us, eu, apac, …
+		geo := strings.SplitN(region, "-", 2)[0]
+		if geo == "ap" {
+			geo = "apac"
+		}
 		for _, m := range [][2]string{
 			{"bedrock/claude-sonnet-4-5", geo + ".anthropic.claude-sonnet-4-5-20250929-v1:0"},
 			{"bedrock/claude-haiku-4-5", geo + ".anthropic.claude-haiku-4-5-20251001-v1:0"},

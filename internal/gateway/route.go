@@ -101,8 +101,10 @@ func (g *Gateway) run(ctx context.Context, p *identity.Principal, first *Alias, 
 			h := a.Pool.Members[i].Health
 			if i == prev {
 				// Retrying the target that just failed: only within its
-				// retry budget, after a backoff or what it asked for.
-				if !h.AllowRetry() {
+				// retry budget, after a backoff or what it asked for —
+				// and never after it refused our credentials, which a
+				// retry cannot fix.
+				if st := llm.AsError(lastErr).Status; st == 401 || st == 403 || !h.AllowRetry() {
 					break
 				}
 				wait := backoff(a.Retry, k)

@@ -414,6 +414,8 @@ func errorBody(err error) (int, wire.ErrorBody) {
 		status, typ = http.StatusGatewayTimeout, "timeout_error"
 	case llm.KindCanceled:
 		status, typ = 499, "api_error"
+	case llm.KindNoRoute:
+		status, typ = http.StatusServiceUnavailable, "api_error"
 	default:
 		status, typ = http.StatusInternalServerError, "api_error"
 	}

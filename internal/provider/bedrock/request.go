@@ -36,6 +36,9 @@ func EncodeRequest(req *llm.Request) (body []byte, jsonMode bool, err error) {
 	if req.N > 1 {
 		return nil, false, invalid("n", "n > 1 is not supported by the bedrock provider: Bedrock Converse returns one choice")
 	}
+	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls && len(req.Tools) > 0 {
+		return nil, false, invalid("parallel_tool_calls", "parallel_tool_calls=false is not supported by the bedrock provider: Converse has no switch for it")
+	}
 	usedTools := false
 	for i := range req.Messages {
 		m := &req.Messages[i]

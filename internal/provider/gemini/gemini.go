@@ -282,7 +282,13 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (llm.Stream, erro
 		u = p.MethodURL(req.UpstreamModel, "streamGenerateContent") + "?alt=sse"
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.TotalTimeout)
-	wd := newWatchdog(p.cfg.FirstTokenTimeout, p.cfg.IdleTimeout, cancel)
+	// A whole answer arrives only when generation is done: the total
+	// timeout bounds it, the first-token timeout bounds streams.
+	first := p.cfg.FirstTokenTimeout
+	if !req.Stream {
+		first = p.cfg.TotalTimeout + time.Minute
+	}
+	wd := newWatchdog(first, p.cfg.IdleTimeout, cancel)
 	resp, err := p.post(ctx, u, body, req.Stream, extra)
 	if err != nil {
 		err = wd.explain(ctx, err)
