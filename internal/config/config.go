@@ -91,6 +91,17 @@ type Config struct {
 	// Prices overrides or extends the built-in price catalog, keyed by
 	// upstream model name, in US dollars per million tokens.
 	Prices map[string]PriceUSD `yaml:"prices"`
+	// Teams holds per-team policy for the teams that keys name.
+	Teams []Team `yaml:"teams"`
+}
+
+// Team is the policy of one team (the team field of its keys).
+type Team struct {
+	// Name is the team, as keys name it.
+	Name string `yaml:"name"`
+	// Regions restricts where the team's requests are served, as a key's
+	// regions do; a key with regions of its own is held to both.
+	Regions []string `yaml:"regions"`
 }
 
 // Log configures logging.
@@ -305,6 +316,11 @@ type Target struct {
 	// Weight is the target's share of traffic under the weighted
 	// strategy. The default is 1.
 	Weight int `yaml:"weight"`
+	// RPM caps the requests per minute this server sends to the target
+	// (per replica); a target at its cap is skipped for the next one, and
+	// when every target is capped the client gets 429. 0, the default,
+	// means no cap.
+	RPM int `yaml:"rpm"`
 	// Region is where the target serves from, such as "eu-west-1"; it
 	// defaults to the provider's region. Keys restricted to regions only
 	// ever use targets in them.

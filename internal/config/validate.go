@@ -157,7 +157,20 @@ func (c *Config) Validate() error {
 			if t.Weight < 0 {
 				v.addf(tpath+".weight", "must not be negative, got %d", t.Weight)
 			}
+			if t.RPM < 0 {
+				v.addf(tpath+".rpm", "must not be negative, got %d", t.RPM)
+			}
 		}
+	}
+
+	teams := map[string]bool{}
+	for i, t := range c.Teams {
+		if t.Name == "" {
+			v.addf(fmt.Sprintf("teams[%d].name", i), "is required")
+		} else if teams[t.Name] {
+			v.addf(fmt.Sprintf("teams[%d].name", i), "%q is listed twice", t.Name)
+		}
+		teams[t.Name] = true
 	}
 
 	for _, name := range slices.Sorted(maps.Keys(c.Prices)) {

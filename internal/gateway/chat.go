@@ -81,7 +81,7 @@ func (g *Gateway) Chat(ctx context.Context, p *identity.Principal, req *llm.Requ
 		}
 		g.m.CacheRequests.WithLabelValues(alias.Name, "miss").Inc()
 	}
-	rr := routeRequest(ctx, p, req.User)
+	rr := g.routeRequest(ctx, p, req.User)
 	var call *Call
 	if alias.Hedge {
 		if c, err, ok := g.hedged(ctx, p, alias, req, rid, rr); ok {

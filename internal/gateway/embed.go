@@ -21,7 +21,7 @@ func (g *Gateway) Embed(ctx context.Context, p *identity.Principal, req *llm.Emb
 	}
 	rid := RequestID(ctx)
 	var resp *llm.EmbeddingResponse
-	err = g.run(ctx, p, alias, routeRequest(ctx, p, req.User), func(a attempt) error {
+	err = g.run(ctx, p, alias, g.routeRequest(ctx, p, req.User), func(a attempt) error {
 		t := &a.alias.Targets[a.index]
 		h := a.alias.Pool.Members[a.index].Health
 		r := *req

@@ -117,6 +117,8 @@ type Options struct {
 	// DrainTimeout bounds how long an upstream is read after its client
 	// has gone, to capture usage.
 	DrainTimeout time.Duration
+	// TeamRegions restricts each named team's requests to regions.
+	TeamRegions map[string][]string
 	// KeyCacheTTL is how long an authenticated key is trusted before it is
 	// read again (so a revocation on another replica takes effect).
 	KeyCacheTTL time.Duration
@@ -125,6 +127,7 @@ type Options struct {
 // Gateway is the request path.
 type Gateway struct {
 	aliases atomic.Pointer[map[string]*Alias]
+	teams   atomic.Pointer[map[string][]string]
 	order   atomic.Pointer[[]string]
 	keys    KeyStore
 	meter   *billing.Meter
@@ -179,7 +182,16 @@ func New(o Options) *Gateway {
 	g.base, g.cancelBase = context.WithCancel(context.Background())
 	g.cache = newRespCache()
 	g.SetAliases(o.Aliases)
+	g.SetTeams(o.TeamRegions)
 	return g
+}
+
+// SetTeams replaces the per-team region restrictions.
+func (g *Gateway) SetTeams(regions map[string][]string) {
+	if regions == nil {
+		regions = map[string][]string{}
+	}
+	g.teams.Store(&regions)
 }
 
 // CloseIdle closes idle upstream connections of every provider that keeps

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,10 +52,27 @@ func unhealthy(err error) bool {
 }
 
 // routeRequest is what routing needs to know about the caller.
-func routeRequest(ctx context.Context, p *identity.Principal, user string) route.Request {
+func (g *Gateway) routeRequest(ctx context.Context, p *identity.Principal, user string) route.Request {
 	r := route.Request{StickyKey: user}
 	if p.Key != nil {
 		r.Allowed = p.Key.Regions
+	}
+	if team := (*g.teams.Load())[p.Team]; len(team) > 0 {
+		if len(r.Allowed) == 0 {
+			r.Allowed = team
+		} else {
+			// Held to both the key's and the team's regions.
+			var both []string
+			for _, reg := range r.Allowed {
+				if slices.Contains(team, reg) {
+					both = append(both, reg)
+				}
+			}
+			if len(both) == 0 {
+				both = []string{"(none: the key's and the team's regions do not meet)"}
+			}
+			r.Allowed = both
+		}
 	}
 	if info := Info(ctx); info != nil {
 		r.Prefer = info.PreferRegions
@@ -147,6 +165,10 @@ func (g *Gateway) run(ctx context.Context, p *identity.Principal, first *Alias, 
 		}
 	}
 	if lastErr == nil {
+		if first.Pool.Capped(rr, time.Now()) {
+			return &llm.Error{Kind: llm.KindRateLimited, Code: "target_rate_limit", RetryAfter: time.Second,
+				Message: "Every target of model `" + first.Name + "` is at its configured rate limit; retry shortly."}
+		}
 		if excluded {
 			return &llm.Error{Kind: llm.KindNoRoute, Code: "no_target_in_region",
 				Message: "No target of model `" + first.Name + "` may serve this key: it is restricted to regions " + strings.Join(rr.Allowed, ", ") + "."}

@@ -2,6 +2,8 @@ package route
 
 import (
 	"cmp"
+
+	"golang.org/x/time/rate"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -39,6 +41,8 @@ type Member struct {
 	// Region is where the target serves from ("" = unknown, which a
 	// region-restricted request never uses).
 	Region string
+	// Limit caps the requests sent to the target; nil means none.
+	Limit *rate.Limiter
 }
 
 // Pool routes among an alias's targets.
@@ -75,6 +79,9 @@ func (p *Pool) Plan(r Request, now time.Time) []int {
 	for i, m := range p.Members {
 		if len(r.Allowed) > 0 && !slices.Contains(r.Allowed, m.Region) {
 			continue
+		}
+		if m.Limit != nil && m.Limit.TokensAt(now) < 1 {
+			continue // at its rate cap: not a candidate for this request
 		}
 		if m.Health.State(now) == Ejected || m.Health.Cooling(now) {
 			ejected = append(ejected, i)
@@ -166,7 +173,28 @@ func weightedShuffle(idx []int, ms []Member) {
 
 // Acquire asks to use member i for an attempt; false means a probing
 // target already has its probe in flight.
-func (p *Pool) Acquire(i int, now time.Time) bool { return p.Members[i].Health.acquire(now) }
+func (p *Pool) Acquire(i int, now time.Time) bool {
+	if l := p.Members[i].Limit; l != nil && !l.AllowN(now, 1) {
+		return false
+	}
+	return p.Members[i].Health.acquire(now)
+}
+
+// Capped reports whether every member the request may use is at its rate
+// cap, so that the request is refused with 429 rather than 503.
+func (p *Pool) Capped(r Request, now time.Time) bool {
+	any := false
+	for _, m := range p.Members {
+		if len(r.Allowed) > 0 && !slices.Contains(r.Allowed, m.Region) {
+			continue
+		}
+		if m.Limit == nil || m.Limit.TokensAt(now) >= 1 {
+			return false
+		}
+		any = true
+	}
+	return any
+}
 
 // Failure records a failed attempt at member i, ejecting it if it has
 // failed often enough and the pool's ejection cap allows.

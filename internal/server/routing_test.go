@@ -477,3 +477,45 @@ func TestHedgedRequest(t *testing.T) {
 		t.Fatalf("a fast first answer still hedged: %+v", st2)
 	}
 }
+
+// TestTeamRegionsAndTargetLimits: a team restricted to a region is served
+// only there; a target at its rpm cap is skipped for the next one, and a
+// model whose targets are all capped answers 429.
+func TestTeamRegionsAndTargetLimits(t *testing.T) {
+	yml := routingConfig(t) + `
+  - alias: sim-capped
+    targets:
+      - {provider: sim-us, model: capped-a, rpm: 60, price: {input_per_mtok: 1, output_per_mtok: 1}}
+      - {provider: sim-eu, model: capped-b, price: {input_per_mtok: 1, output_per_mtok: 1}}
+  - alias: sim-capped-only
+    targets:
+      - {provider: sim-us, model: capped-c, rpm: 60, price: {input_per_mtok: 1, output_per_mtok: 1}}
+teams:
+  - {name: eu-team, regions: [eu-west-1]}
+`
+	e := servertest.Start(t, servertest.Options{Config: yml})
+	_, eu := e.CreateKey(t, server.KeyRequest{Name: "eu", Team: "eu-team"})
+	_, key := e.CreateKey(t, server.KeyRequest{Name: "any"})
+	for range 3 {
+		if status, b := chat(t, e, eu, "sim-ha", false); status != 200 {
+			t.Fatalf("eu team: %d %s", status, b)
+		}
+	}
+	if st := e.Sim.Stats(); st.Requests["primary"] != 0 || st.Completed["backup"] != 3 {
+		t.Fatalf("eu team was served outside its region: %+v", st)
+	}
+	// 60 rpm is one request a second with a burst of one.
+	chat(t, e, key, "sim-capped", false)
+	chat(t, e, key, "sim-capped", false)
+	if st := e.Sim.Stats(); st.Requests["capped-a"] != 1 || st.Completed["capped-b"] != 1 {
+		t.Fatalf("stats %+v: want the capped target once and the other once", st)
+	}
+	chat(t, e, key, "sim-capped-only", false)
+	status, b := chat(t, e, key, "sim-capped-only", false)
+	if status != 429 {
+		t.Fatalf("every target capped: status %d, want 429: %s", status, b)
+	}
+	if eb := decodeError(t, b); str(eb.Error.Code) != "target_rate_limit" {
+		t.Fatalf("code %q, want target_rate_limit", str(eb.Error.Code))
+	}
+}

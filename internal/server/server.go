@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/time/rate"
 	"log/slog"
 	"net"
 	"net/http"
@@ -73,6 +74,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Server, error)
 		Logger:       log,
 		AdminKey:     cfg.AdminKey.Reveal(),
 		DrainTimeout: cfg.Metering.DrainTimeout.Std(),
+		TeamRegions:  teamRegions(cfg),
 	})
 	s := &Server{cfg: cfg, log: log, store: st, meter: meter, gw: gw, metrics: m, started: time.Now(), healths: healths}
 	s.aliases.Store(&aliases)
@@ -101,6 +103,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 		s.log.Warn("config reload: listen, store and admin_key changes take effect only after a restart")
 	}
 	s.gw.SetAliases(aliases)
+	s.gw.SetTeams(teamRegions(cfg))
 	s.aliases.Store(&aliases)
 	s.log.Info("config reloaded", slog.Int("models", len(cfg.Models)), slog.Int("providers", len(cfg.Providers)))
 	return nil
@@ -129,6 +132,7 @@ func buildAliases(cfg *config.Config, healths map[string]*route.Health) ([]*gate
 	}
 	cat := cfg.Catalog()
 	now := time.Now().Unix()
+	limits := map[string]*rate.Limiter{}
 	aliases := make([]*gateway.Alias, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
 		a := &gateway.Alias{
@@ -166,12 +170,30 @@ func buildAliases(cfg *config.Config, healths map[string]*route.Health) ([]*gate
 				healths[key] = h
 			}
 			a.Targets = append(a.Targets, gateway.Target{Provider: prov, Model: upstream, Region: t.Region, Price: price, Priced: priced})
-			a.Pool.Members = append(a.Pool.Members, route.Member{Health: h, Weight: t.Weight, Region: t.Region,
-				Cost: float64(price.InputNano + price.OutputNano)})
+			m := route.Member{Health: h, Weight: t.Weight, Region: t.Region, Cost: float64(price.InputNano + price.OutputNano)}
+			if t.RPM > 0 {
+				// One cap per target, shared by every alias that uses it.
+				lk := fmt.Sprintf("%s/%d", key, t.RPM)
+				if limits[lk] == nil {
+					limits[lk] = rate.NewLimiter(rate.Limit(float64(t.RPM)/60), max(1, t.RPM/60))
+				}
+				m.Limit = limits[lk]
+			}
+			a.Pool.Members = append(a.Pool.Members, m)
 		}
 		aliases = append(aliases, a)
 	}
 	return aliases, nil
+}
+
+func teamRegions(cfg *config.Config) map[string][]string {
+	out := map[string][]string{}
+	for _, t := range cfg.Teams {
+		if len(t.Regions) > 0 {
+			out[t.Name] = t.Regions
+		}
+	}
+	return out
 }
 
 // providerBuilders maps a provider type to its constructor. Each provider
