@@ -443,7 +443,7 @@ func appendExtra(obj []byte, extra map[string]json.RawMessage) []byte {
 			}
 		}
 	}
-	out := bytes.TrimRight(obj, "}")
+	out := bytes.TrimSuffix(obj, []byte("}")) // only the object's own brace
 	out = out[:len(out):len(out)]
 	for _, k := range keys {
 		kb, _ := json.Marshal(k)
