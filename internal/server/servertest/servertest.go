@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,6 +35,8 @@ type Options struct {
 	Config string
 	// Sim options for the in-process simulator.
 	Sim sim.Options
+	// Log, when set, receives the server's JSON logs at debug level.
+	Log io.Writer
 }
 
 // DefaultConfig routes sim-openai and sim-embed to the simulator.
@@ -101,7 +104,11 @@ func Start(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	srv, err := server.New(cfg, st, nil)
+	var log *slog.Logger
+	if o.Log != nil {
+		log = slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := server.New(cfg, st, log)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
