@@ -42,7 +42,9 @@ var anthropicDoorTargets = []providerCodec{
 	{"gemini", gemprov.EncodeChatRequest, func(t *testing.T, in []byte, _ string) llm.Stream {
 		return gemprov.DecodeStream(bytes.NewReader(in))
 	}},
-	{"azure", func(r *llm.Request) ([]byte, error) { return azureprov.EncodeChatRequest(r, azureprov.DefaultAPIVersion) },
+	{"azure", func(r *llm.Request) ([]byte, error) {
+		return azureprov.EncodeChatRequest(r, azureprov.DefaultAPIVersion)
+	},
 		func(t *testing.T, in []byte, _ string) llm.Stream { return oaiprov.DecodeStream(bytes.NewReader(in)) }},
 }
 

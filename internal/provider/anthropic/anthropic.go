@@ -56,16 +56,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/provider/upstream"
 	wire "github.com/causeway-ai/causeway/internal/schema/anthropic"
 	"github.com/causeway-ai/causeway/internal/sse"
 )
@@ -107,53 +104,25 @@ type Config struct {
 // Provider is an Anthropic Messages upstream.
 type Provider struct {
 	cfg     Config
-	client  *http.Client
+	up      *upstream.Client
 	msgURL  string
 	version string
 }
 
 // New builds a provider; it opens no connection.
 func New(cfg Config) *Provider {
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = 5 * time.Second
-	}
-	if cfg.FirstTokenTimeout <= 0 {
-		cfg.FirstTokenTimeout = 60 * time.Second
-	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 60 * time.Second
-	}
-	if cfg.TotalTimeout <= 0 {
-		cfg.TotalTimeout = 10 * time.Minute
-	}
-	if cfg.MaxIdleConns <= 0 {
-		cfg.MaxIdleConns = 256
-	}
-	if cfg.MaxResponseBytes <= 0 {
-		cfg.MaxResponseBytes = 64 << 20
-	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	if cfg.APIVersion == "" {
 		cfg.APIVersion = wire.Version
 	}
-	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          cfg.MaxIdleConns,
-		MaxIdleConnsPerHost:   cfg.MaxIdleConns,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   cfg.ConnectTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	base = strings.TrimSuffix(base, "/v1")
 	return &Provider{
-		cfg:     cfg,
-		client:  &http.Client{Transport: tr},
+		cfg: cfg,
+		up: upstream.NewClient(upstream.Limits{ConnectTimeout: cfg.ConnectTimeout, FirstTokenTimeout: cfg.FirstTokenTimeout,
+			IdleTimeout: cfg.IdleTimeout, TotalTimeout: cfg.TotalTimeout, MaxIdleConns: cfg.MaxIdleConns, MaxResponseBytes: cfg.MaxResponseBytes}),
 		msgURL:  base + "/v1/messages",
 		version: cfg.APIVersion,
 	}
@@ -161,70 +130,6 @@ func New(cfg Config) *Provider {
 
 // Name returns the configured provider name.
 func (p *Provider) Name() string { return p.cfg.Name }
-
-// watchdog cancels a call whose upstream is silent for too long and
-// remembers why, so the error says which timeout fired. It uses one timer,
-// reset on every event.
-type watchdog struct {
-	t      *time.Timer
-	state  atomic.Int32 // 0 waiting for the first event, 3 streaming
-	fired  atomic.Int32 // 1 first token, 2 idle
-	idle   time.Duration
-	first  time.Duration
-	cancel context.CancelFunc
-}
-
-func newWatchdog(first, idle time.Duration, cancel context.CancelFunc) *watchdog {
-	w := &watchdog{idle: idle, first: first, cancel: cancel}
-	w.t = time.AfterFunc(first, func() {
-		if w.state.Load() == 0 {
-			w.fired.CompareAndSwap(0, 1)
-		} else {
-			w.fired.CompareAndSwap(0, 2)
-		}
-		cancel()
-	})
-	return w
-}
-
-func (w *watchdog) tick() {
-	w.state.Store(3)
-	w.t.Reset(w.idle)
-}
-
-func (w *watchdog) stop() { w.t.Stop() }
-
-// explain turns an error caused by the watchdog or the total timeout into
-// a timeout error; other errors pass through classify.
-func (w *watchdog) explain(ctx context.Context, err error) error {
-	switch w.fired.Load() {
-	case 1:
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream sent nothing within the first-token timeout of " + w.first.String(), Err: err}
-	case 2:
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream stream was idle for longer than " + w.idle.String(), Err: err}
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream did not finish within the total timeout", Err: err}
-	}
-	return classify(err)
-}
-
-// classify maps a transport error to a Kind.
-func classify(err error) error {
-	if _, ok := errors.AsType[*llm.Error](err); ok {
-		return err
-	}
-	if errors.Is(err, context.Canceled) {
-		return &llm.Error{Kind: llm.KindCanceled, Message: "the request was canceled", Err: err}
-	}
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream timed out", Err: err}
-	}
-	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "dial" {
-		return &llm.Error{Kind: llm.KindUnavailable, Message: "could not connect to the upstream", Err: err}
-	}
-	return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream connection failed", Err: err}
-}
 
 // reservedHeaders are never taken from a client: credentials, the
 // protocol version this codec speaks, and the transport's own.
@@ -260,7 +165,7 @@ func (p *Provider) post(ctx context.Context, body []byte, req *llm.Request) (*ht
 	if p.cfg.APIKey != "" {
 		h.Set("X-Api-Key", p.cfg.APIKey)
 	}
-	return p.client.Do(hr)
+	return p.up.HTTP.Do(hr)
 }
 
 // Chat implements the gateway's Provider.
@@ -269,52 +174,19 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (llm.Stream, erro
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.TotalTimeout)
-	// A whole answer arrives only when generation is done: the total
-	// timeout bounds it, the first-token timeout bounds streams.
-	first := p.cfg.FirstTokenTimeout
-	if !req.Stream {
-		first = p.cfg.TotalTimeout + time.Minute
-	}
-	wd := newWatchdog(first, p.cfg.IdleTimeout, cancel)
-	resp, err := p.post(ctx, body, req)
+	call, err := p.up.Open(ctx, p.up.ChatFirst(req.Stream), func(ctx context.Context) (*http.Response, error) {
+		return p.post(ctx, body, req)
+	}, func(status int, h http.Header, b []byte) error { return DecodeError(p.cfg.Name, status, h, b) })
 	if err != nil {
-		err = wd.explain(ctx, err)
-		wd.stop()
-		cancel()
 		return nil, err
 	}
-	if resp.StatusCode/100 != 2 {
-		b, _ := readAll(resp.Body, 64<<10)
-		resp.Body.Close()
-		wd.stop()
-		cancel()
-		return nil, DecodeError(p.cfg.Name, resp.StatusCode, resp.Header, b)
-	}
 	if !req.Stream {
-		defer cancel()
-		defer wd.stop()
-		defer resp.Body.Close()
-		b, err := readAll(resp.Body, p.cfg.MaxResponseBytes)
-		if err != nil {
-			return nil, wd.explain(ctx, err)
-		}
-		evs, err := decodeResponse(b, jsonMode)
-		if err != nil {
-			return nil, err
-		}
-		return &sliceStream{events: evs}, nil
+		return call.Whole(func(b []byte) ([]llm.Event, error) { return decodeResponse(b, jsonMode) })
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/event-stream") {
-		resp.Body.Close()
-		wd.stop()
-		cancel()
-		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream answered a streaming request with Content-Type " + ct}
+	if err := call.Expect("text/event-stream"); err != nil {
+		return nil, err
 	}
-	return &stream{
-		ctx: ctx, cancel: cancel, wd: wd, body: resp.Body, jsonMode: jsonMode,
-		r: sse.NewReader(resp.Body, p.cfg.MaxResponseBytes),
-	}, nil
+	return &stream{call: call, jsonMode: jsonMode, r: sse.NewReader(call.Body, p.up.MaxResponseBytes)}, nil
 }
 
 // Embed implements the gateway's Provider: Anthropic has no embeddings.
@@ -343,7 +215,7 @@ func DecodeError(name string, status int, h http.Header, body []byte) error {
 		e.Kind = llm.KindTooLarge
 	case status == http.StatusTooManyRequests:
 		e.Kind = llm.KindRateLimited
-		e.RetryAfter = retryAfter(h.Get("Retry-After"))
+		e.RetryAfter = upstream.RetryAfter(h.Get("Retry-After"))
 	case status == http.StatusRequestTimeout || status == http.StatusGatewayTimeout:
 		e.Kind = llm.KindTimeout
 	case status == http.StatusServiceUnavailable || status == 529 || typ == "overloaded_error":
@@ -356,26 +228,6 @@ func DecodeError(name string, status int, h http.Header, body []byte) error {
 	return e
 }
 
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
-
-func readAll(r io.Reader, limit int) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > limit {
-		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream response exceeds " + strconv.Itoa(limit) + " bytes"}
-	}
-	return b, nil
-}
+// CloseIdleConnections closes the provider's idle upstream connections
+// (after a reload replaced it, and in leak tests).
+func (p *Provider) CloseIdleConnections() { p.up.CloseIdleConnections() }

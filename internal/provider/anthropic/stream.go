@@ -1,33 +1,16 @@
 package anthropic
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"time"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/provider/upstream"
 	wire "github.com/causeway-ai/causeway/internal/schema/anthropic"
 	"github.com/causeway-ai/causeway/internal/sse"
 )
-
-// sliceStream yields events decoded from a whole response.
-type sliceStream struct {
-	events []llm.Event
-}
-
-func (s *sliceStream) Next() (llm.Event, error) {
-	if len(s.events) == 0 {
-		return llm.Event{}, io.EOF
-	}
-	ev := s.events[0]
-	s.events = s.events[1:]
-	return ev, nil
-}
-
-func (s *sliceStream) Close() error { return nil }
 
 // finishReason maps Anthropic's stop_reason.
 func finishReason(r string, jsonMode, sawTool bool) llm.FinishReason {
@@ -124,14 +107,10 @@ const (
 
 // stream decodes an upstream SSE stream into canonical events.
 type stream struct {
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wd       *watchdog
-	body     io.ReadCloser
+	call     *upstream.Call
 	r        *sse.Reader
 	jsonMode bool
-	queue    []llm.Event
-	qi       int
+	q        upstream.Queue
 	started  bool
 	done     bool
 	// blocks maps a content block index to its kind, for tool calls the
@@ -146,26 +125,18 @@ type stream struct {
 
 func (s *stream) Next() (llm.Event, error) {
 	for {
-		if s.qi < len(s.queue) {
-			ev := s.queue[s.qi]
-			s.qi++
+		if ev, ok := s.q.Pop(); ok {
 			return ev, nil
 		}
 		if s.done {
 			return llm.Event{}, io.EOF
 		}
-		s.queue, s.qi = s.queue[:0], 0
+		s.q.Clear()
 		ev, err := s.r.Next()
 		if err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				if s.ctx.Err() != nil {
-					return llm.Event{}, s.wd.explain(s.ctx, s.ctx.Err())
-				}
-				return llm.Event{}, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream stream ended without message_stop"}
-			}
-			return llm.Event{}, s.wd.explain(s.ctx, err)
+			return llm.Event{}, s.call.Cut(err, "the upstream stream ended without message_stop")
 		}
-		s.wd.tick()
+		s.call.Tick()
 		if err := s.decode(ev.Name, ev.Data); err != nil {
 			s.done = true
 			return llm.Event{}, err
@@ -217,7 +188,7 @@ func (s *stream) decode(name string, data []byte) error {
 		s.out = u.Get("output_tokens").Int()
 		s.cacheRead = u.Get("cache_read_input_tokens").Int()
 		s.cacheWrite = u.Get("cache_creation_input_tokens").Int()
-		s.queue = append(s.queue, llm.Event{Type: llm.EventStart, ID: m.Get("id").String(), Model: m.Get("model").String()},
+		s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventStart, ID: m.Get("id").String(), Model: m.Get("model").String()},
 			llm.Event{Type: llm.EventRole})
 	case wire.EventContentBlockStart:
 		idx := root.Get("index")
@@ -235,7 +206,7 @@ func (s *stream) decode(name string, data []byte) error {
 		case "text":
 			s.blocks[idx.Int()] = [3]int{int(blockText)}
 			if t := cb.Get("text").String(); t != "" {
-				s.queue = append(s.queue, llm.Event{Type: llm.EventText, Text: t})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventText, Text: t})
 			}
 		case "tool_use":
 			name := cb.Get("name").String()
@@ -244,17 +215,17 @@ func (s *stream) decode(name string, data []byte) error {
 				break
 			}
 			s.blocks[idx.Int()] = [3]int{int(blockTool), s.tools}
-			s.queue = append(s.queue, llm.Event{Type: llm.EventToolCall, ToolIndex: s.tools,
+			s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventToolCall, ToolIndex: s.tools,
 				ToolCall: llm.ToolCall{ID: cb.Get("id").String(), Name: name}})
 			s.tools++
 		case "thinking":
 			s.blocks[idx.Int()] = [3]int{int(blockThinking)}
 			if t := cb.Get("thinking").String(); t != "" {
-				s.queue = append(s.queue, llm.Event{Type: llm.EventReasoning, Text: t})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventReasoning, Text: t})
 			}
 		case "redacted_thinking":
 			s.blocks[idx.Int()] = [3]int{int(blockOther)}
-			s.queue = append(s.queue, llm.Event{Type: llm.EventRedactedReasoning, Text: cb.Get("data").String()})
+			s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventRedactedReasoning, Text: cb.Get("data").String()})
 		default:
 			// Server tool blocks and newer kinds carry nothing a chat
 			// client can show.
@@ -269,7 +240,7 @@ func (s *stream) decode(name string, data []byte) error {
 		switch d.Get("type").String() {
 		case "text_delta":
 			if t := d.Get("text").String(); t != "" {
-				s.queue = append(s.queue, llm.Event{Type: llm.EventText, Text: t})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventText, Text: t})
 			}
 		case "input_json_delta":
 			frag := d.Get("partial_json").String()
@@ -280,17 +251,17 @@ func (s *stream) decode(name string, data []byte) error {
 			s.blocks[root.Get("index").Int()] = blk
 			switch uint8(blk[0]) {
 			case blockTool:
-				s.queue = append(s.queue, llm.Event{Type: llm.EventToolCall, ToolIndex: blk[1], ToolCall: llm.ToolCall{Arguments: frag}})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventToolCall, ToolIndex: blk[1], ToolCall: llm.ToolCall{Arguments: frag}})
 			case blockJSON:
-				s.queue = append(s.queue, llm.Event{Type: llm.EventText, Text: frag})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventText, Text: frag})
 			}
 		case "thinking_delta":
 			if t := d.Get("thinking").String(); t != "" {
-				s.queue = append(s.queue, llm.Event{Type: llm.EventReasoning, Text: t})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventReasoning, Text: t})
 			}
 		case "signature_delta":
 			if sig := d.Get("signature").String(); sig != "" {
-				s.queue = append(s.queue, llm.Event{Type: llm.EventReasoning, Signature: sig})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventReasoning, Signature: sig})
 			}
 		}
 	case wire.EventContentBlockStop:
@@ -298,9 +269,9 @@ func (s *stream) decode(name string, data []byte) error {
 		if blk, ok := s.blocks[root.Get("index").Int()]; ok && blk[2] == 0 {
 			switch uint8(blk[0]) {
 			case blockTool:
-				s.queue = append(s.queue, llm.Event{Type: llm.EventToolCall, ToolIndex: blk[1], ToolCall: llm.ToolCall{Arguments: "{}"}})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventToolCall, ToolIndex: blk[1], ToolCall: llm.ToolCall{Arguments: "{}"}})
 			case blockJSON:
-				s.queue = append(s.queue, llm.Event{Type: llm.EventText, Text: "{}"})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventText, Text: "{}"})
 			}
 			blk[2] = 1
 			s.blocks[root.Get("index").Int()] = blk
@@ -328,7 +299,7 @@ func (s *stream) decode(name string, data []byte) error {
 		}
 	case wire.EventMessageStop:
 		s.done = true
-		s.queue = append(s.queue,
+		s.q.Events = append(s.q.Events,
 			llm.Event{Type: llm.EventFinish, FinishReason: finishReason(s.reason, s.jsonMode, s.tools > 0), StopSequence: s.stopSeq},
 			llm.Event{Type: llm.EventUsage, Usage: usage(s.in, s.out, s.cacheRead, s.cacheWrite)})
 	default:
@@ -339,18 +310,12 @@ func (s *stream) decode(name string, data []byte) error {
 
 // Buffered reports whether more of the stream has already arrived, so the
 // door can write it out together with what it has.
-func (s *stream) Buffered() bool { return s.qi < len(s.queue) || s.r.Buffered() > 0 }
+func (s *stream) Buffered() bool { return s.q.Held() || s.r.Buffered() > 0 }
 
-func (s *stream) Close() error {
-	s.wd.stop()
-	s.cancel()
-	return s.body.Close()
-}
+func (s *stream) Close() error { return s.call.Close() }
 
 // DecodeStream decodes an Anthropic SSE stream with no timeouts; the golden
 // translation tests and the fuzzer use it.
 func DecodeStream(r io.Reader, jsonMode bool) llm.Stream {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &stream{ctx: ctx, cancel: cancel, wd: newWatchdog(time.Hour, time.Hour, cancel),
-		body: io.NopCloser(r), r: sse.NewReader(r, 1<<20), jsonMode: jsonMode}
+	return &stream{call: upstream.Unbounded(r), r: sse.NewReader(r, 1<<20), jsonMode: jsonMode}
 }

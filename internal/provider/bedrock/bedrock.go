@@ -27,20 +27,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/provider/upstream"
 	wire "github.com/causeway-ai/causeway/internal/schema/bedrock"
 )
 
@@ -90,7 +87,7 @@ type Config struct {
 // Provider is a Bedrock runtime endpoint.
 type Provider struct {
 	cfg    Config
-	client *http.Client
+	up     *upstream.Client
 	base   string
 	signer *v4.Signer
 
@@ -101,42 +98,14 @@ type Provider struct {
 // New builds a provider; it opens no connection and resolves no
 // credentials (the credential chain is loaded on first use).
 func New(cfg Config) *Provider {
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = 5 * time.Second
-	}
-	if cfg.FirstTokenTimeout <= 0 {
-		cfg.FirstTokenTimeout = 60 * time.Second
-	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 60 * time.Second
-	}
-	if cfg.TotalTimeout <= 0 {
-		cfg.TotalTimeout = 10 * time.Minute
-	}
-	if cfg.MaxIdleConns <= 0 {
-		cfg.MaxIdleConns = 256
-	}
-	if cfg.MaxResponseBytes <= 0 {
-		cfg.MaxResponseBytes = 64 << 20
-	}
-	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          cfg.MaxIdleConns,
-		MaxIdleConnsPerHost:   cfg.MaxIdleConns,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   cfg.ConnectTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	if base == "" {
 		base = "https://bedrock-runtime." + cfg.Region + ".amazonaws.com"
 	}
 	return &Provider{
-		cfg:    cfg,
-		client: &http.Client{Transport: tr},
+		cfg: cfg,
+		up: upstream.NewClient(upstream.Limits{ConnectTimeout: cfg.ConnectTimeout, FirstTokenTimeout: cfg.FirstTokenTimeout,
+			IdleTimeout: cfg.IdleTimeout, TotalTimeout: cfg.TotalTimeout, MaxIdleConns: cfg.MaxIdleConns, MaxResponseBytes: cfg.MaxResponseBytes}),
 		base:   base,
 		signer: v4.NewSigner(),
 	}
@@ -157,7 +126,7 @@ func (p *Provider) credentials() aws.CredentialsProvider {
 				SessionToken: p.cfg.SessionToken, Source: "causeway-config"}
 			p.creds = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return c, nil })
 		default:
-			p.creds = aws.NewCredentialsCache(defaultChain(p.client))
+			p.creds = aws.NewCredentialsCache(defaultChain(p.up.HTTP))
 		}
 	})
 	return p.creds
@@ -211,7 +180,7 @@ func (p *Provider) post(ctx context.Context, path string, body []byte, accept st
 	if err := p.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), SigningService, p.cfg.Region, time.Now()); err != nil {
 		return nil, &llm.Error{Kind: llm.KindInternal, Message: "could not sign the upstream request", Err: err}
 	}
-	return p.client.Do(req)
+	return p.up.HTTP.Do(req)
 }
 
 // Chat implements the gateway's Provider.
@@ -228,57 +197,26 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (llm.Stream, erro
 	if req.Stream {
 		op, accept = "converse-stream", wire.EventStreamContentType
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.TotalTimeout)
-	// A whole answer arrives only when generation is done: the total
-	// timeout bounds it, the first-token timeout bounds streams.
-	first := p.cfg.FirstTokenTimeout
-	if !req.Stream {
-		first = p.cfg.TotalTimeout + time.Minute
-	}
-	wd := newWatchdog(first, p.cfg.IdleTimeout, cancel)
-	resp, err := p.post(ctx, ModelPath(req.UpstreamModel, op), body, accept, extra)
+	call, err := p.up.Open(ctx, p.up.ChatFirst(req.Stream), func(ctx context.Context) (*http.Response, error) {
+		return p.post(ctx, ModelPath(req.UpstreamModel, op), body, accept, extra)
+	}, p.upstreamError)
 	if err != nil {
-		err = wd.explain(ctx, err)
-		wd.stop()
-		cancel()
 		return nil, err
 	}
-	if resp.StatusCode/100 != 2 {
-		err := p.upstreamError(resp)
-		wd.stop()
-		cancel()
-		return nil, err
-	}
-	id := resp.Header.Get("X-Amzn-Requestid")
+	id := call.Header.Get("X-Amzn-Requestid")
 	if !req.Stream {
-		defer cancel()
-		defer wd.stop()
-		defer resp.Body.Close()
-		b, err := readAll(resp.Body, p.cfg.MaxResponseBytes)
-		if err != nil {
-			return nil, wd.explain(ctx, err)
-		}
-		evs, err := DecodeResponse(b, id, req.UpstreamModel, jsonMode)
-		if err != nil {
-			return nil, err
-		}
-		return &sliceStream{events: evs}, nil
+		return call.Whole(func(b []byte) ([]llm.Event, error) { return DecodeResponse(b, id, req.UpstreamModel, jsonMode) })
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, wire.EventStreamContentType) {
-		resp.Body.Close()
-		wd.stop()
-		cancel()
-		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream answered a streaming request with Content-Type " + ct}
+	if err := call.Expect(wire.EventStreamContentType); err != nil {
+		return nil, err
 	}
-	return newStream(ctx, cancel, wd, resp.Body, id, req.UpstreamModel, jsonMode, p.cfg.MaxResponseBytes), nil
+	return newStream(call, id, req.UpstreamModel, jsonMode, p.up.MaxResponseBytes), nil
 }
 
 // upstreamError turns a non-2xx answer into an *llm.Error from the
 // x-amzn-ErrorType header and the {"message"} body.
-func (p *Provider) upstreamError(resp *http.Response) error {
-	defer resp.Body.Close()
-	b, _ := readAll(resp.Body, 64<<10)
-	return ErrorFromResponse(p.cfg.Name, resp.StatusCode, resp.Header, b)
+func (p *Provider) upstreamError(status int, h http.Header, b []byte) error {
+	return ErrorFromResponse(p.cfg.Name, status, h, b)
 }
 
 // ErrorFromResponse maps a Bedrock error answer to an *llm.Error.
@@ -317,7 +255,7 @@ func ErrorFromResponse(name string, status int, h http.Header, body []byte) *llm
 	e := &llm.Error{Status: status, Code: typ, Message: "upstream " + name + " returned " + label + ": " + msg}
 	e.Kind = kindOf(typ, status)
 	if e.Kind == llm.KindRateLimited {
-		e.RetryAfter = retryAfter(h.Get("Retry-After"))
+		e.RetryAfter = upstream.RetryAfter(h.Get("Retry-After"))
 	}
 	return e
 }
@@ -357,87 +295,6 @@ func kindOf(typ string, status int) llm.Kind {
 	return llm.KindUpstream
 }
 
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
-
-func readAll(r io.Reader, limit int) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > limit {
-		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream response exceeds " + strconv.Itoa(limit) + " bytes"}
-	}
-	return b, nil
-}
-
-// watchdog cancels a call whose upstream is silent for too long and
-// remembers why, so the error says which timeout fired. It uses one timer,
-// reset on every event.
-type watchdog struct {
-	t     *time.Timer
-	state atomic.Int32 // 0 waiting for the first event, 3 streaming
-	fired atomic.Int32 // 1 first token, 2 idle
-	idle  time.Duration
-	first time.Duration
-}
-
-func newWatchdog(first, idle time.Duration, cancel context.CancelFunc) *watchdog {
-	w := &watchdog{idle: idle, first: first}
-	w.t = time.AfterFunc(first, func() {
-		if w.state.Load() == 0 {
-			w.fired.CompareAndSwap(0, 1)
-		} else {
-			w.fired.CompareAndSwap(0, 2)
-		}
-		cancel()
-	})
-	return w
-}
-
-func (w *watchdog) tick() {
-	w.state.Store(3)
-	w.t.Reset(w.idle)
-}
-
-func (w *watchdog) stop() { w.t.Stop() }
-
-func (w *watchdog) explain(ctx context.Context, err error) error {
-	switch w.fired.Load() {
-	case 1:
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream sent nothing within the first-token timeout of " + w.first.String(), Err: err}
-	case 2:
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream stream was idle for longer than " + w.idle.String(), Err: err}
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream did not finish within the total timeout", Err: err}
-	}
-	return classify(err)
-}
-
-// classify maps a transport error to a Kind.
-func classify(err error) error {
-	if _, ok := errors.AsType[*llm.Error](err); ok {
-		return err
-	}
-	if errors.Is(err, context.Canceled) {
-		return &llm.Error{Kind: llm.KindCanceled, Message: "the request was canceled", Err: err}
-	}
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream timed out", Err: err}
-	}
-	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "dial" {
-		return &llm.Error{Kind: llm.KindUnavailable, Message: "could not connect to the upstream", Err: err}
-	}
-	return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream connection failed", Err: err}
-}
+// CloseIdleConnections closes the provider's idle upstream connections
+// (after a reload replaced it, and in leak tests).
+func (p *Provider) CloseIdleConnections() { p.up.CloseIdleConnections() }

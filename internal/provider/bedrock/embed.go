@@ -3,6 +3,7 @@ package bedrock
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -65,25 +66,19 @@ func (p *Provider) invoke(ctx context.Context, model string, in, out any) (int64
 	if err != nil {
 		return 0, &llm.Error{Kind: llm.KindInternal, Message: "could not encode the embeddings request", Err: err}
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.TotalTimeout)
-	defer cancel()
-	wd := newWatchdog(p.cfg.FirstTokenTimeout, p.cfg.IdleTimeout, cancel)
-	defer wd.stop()
-	resp, err := p.post(ctx, ModelPath(model, "invoke"), body, "application/json", nil)
+	call, err := p.up.Open(ctx, p.up.FirstTokenTimeout, func(ctx context.Context) (*http.Response, error) {
+		return p.post(ctx, ModelPath(model, "invoke"), body, "application/json", nil)
+	}, p.upstreamError)
 	if err != nil {
-		return 0, wd.explain(ctx, err)
+		return 0, err
 	}
-	if resp.StatusCode/100 != 2 {
-		return 0, p.upstreamError(resp)
-	}
-	defer resp.Body.Close()
-	b, err := readAll(resp.Body, p.cfg.MaxResponseBytes)
+	b, err := call.ReadAll()
 	if err != nil {
-		return 0, wd.explain(ctx, err)
+		return 0, err
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return 0, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream returned embeddings that are not valid JSON", Err: err}
 	}
-	n, _ := strconv.ParseInt(resp.Header.Get(wire.HeaderInputTokenCount), 10, 64)
+	n, _ := strconv.ParseInt(call.Header.Get(wire.HeaderInputTokenCount), 10, 64)
 	return n, nil
 }

@@ -3,7 +3,6 @@ package bedrock
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -17,24 +16,9 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/provider/upstream"
 	wire "github.com/causeway-ai/causeway/internal/schema/bedrock"
 )
-
-// sliceStream yields events decoded from a whole response.
-type sliceStream struct {
-	events []llm.Event
-}
-
-func (s *sliceStream) Next() (llm.Event, error) {
-	if len(s.events) == 0 {
-		return llm.Event{}, io.EOF
-	}
-	ev := s.events[0]
-	s.events = s.events[1:]
-	return ev, nil
-}
-
-func (s *sliceStream) Close() error { return nil }
 
 // usageFromWire converts Bedrock's counts: its inputTokens exclude cache
 // reads and writes, the canonical InputTokens include the reads.
@@ -125,10 +109,7 @@ type block struct {
 
 // stream decodes a ConverseStream event stream into canonical events.
 type stream struct {
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wd       *watchdog
-	body     io.ReadCloser
+	call     *upstream.Call
 	r        *bufio.Reader
 	dec      *eventstream.Decoder
 	buf      []byte
@@ -137,8 +118,7 @@ type stream struct {
 	id, model string
 	jsonMode  bool
 
-	queue   []llm.Event
-	qi      int
+	q       upstream.Queue
 	started bool
 	blocks  map[int]*block
 	tools   int
@@ -146,8 +126,8 @@ type stream struct {
 	done    bool // metadata seen: the stream is complete
 }
 
-func newStream(ctx context.Context, cancel context.CancelFunc, wd *watchdog, body io.ReadCloser, id, model string, jsonMode bool, maxFrame int) *stream {
-	return &stream{ctx: ctx, cancel: cancel, wd: wd, body: body, r: bufio.NewReaderSize(body, 32<<10),
+func newStream(call *upstream.Call, id, model string, jsonMode bool, maxFrame int) *stream {
+	return &stream{call: call, r: bufio.NewReaderSize(call.Body, 32<<10),
 		dec: eventstream.NewDecoder(), maxFrame: maxFrame, id: id, model: model, jsonMode: jsonMode,
 		blocks: map[int]*block{}}
 }
@@ -155,8 +135,7 @@ func newStream(ctx context.Context, cancel context.CancelFunc, wd *watchdog, bod
 // DecodeStream decodes a ConverseStream body with no timeouts; the golden
 // translation tests and the fuzz target use it.
 func DecodeStream(r io.Reader, jsonMode bool) llm.Stream {
-	ctx, cancel := context.WithCancel(context.Background())
-	return newStream(ctx, cancel, newWatchdog(time.Hour, time.Hour, cancel), io.NopCloser(r), "bedrock-golden", "upstream", jsonMode, 1<<20)
+	return newStream(upstream.Unbounded(r), "bedrock-golden", "upstream", jsonMode, 1<<20)
 }
 
 // preludeLen is the total-length, headers-length and prelude-CRC words.
@@ -164,20 +143,18 @@ const preludeLen = 12
 
 func (s *stream) Next() (llm.Event, error) {
 	for {
-		if s.qi < len(s.queue) {
-			ev := s.queue[s.qi]
-			s.qi++
+		if ev, ok := s.q.Pop(); ok {
 			return ev, nil
 		}
 		if s.done {
 			return llm.Event{}, io.EOF
 		}
-		s.queue, s.qi = s.queue[:0], 0
+		s.q.Clear()
 		msg, err := s.readFrame()
 		if err != nil {
 			return llm.Event{}, err
 		}
-		s.wd.tick()
+		s.call.Tick()
 		if err := s.decode(&msg); err != nil {
 			return llm.Event{}, err
 		}
@@ -190,8 +167,8 @@ func (s *stream) Next() (llm.Event, error) {
 func (s *stream) readFrame() (eventstream.Message, error) {
 	pre, err := s.r.Peek(preludeLen)
 	if err != nil {
-		if s.ctx.Err() != nil {
-			return eventstream.Message{}, s.wd.explain(s.ctx, s.ctx.Err())
+		if err := s.call.Interrupted(); err != nil {
+			return eventstream.Message{}, err
 		}
 		if (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) && len(pre) == 0 {
 			return eventstream.Message{}, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream event stream ended before its metadata event"}
@@ -199,7 +176,7 @@ func (s *stream) readFrame() (eventstream.Message, error) {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return eventstream.Message{}, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream event stream ended in the middle of a frame"}
 		}
-		return eventstream.Message{}, s.wd.explain(s.ctx, err)
+		return eventstream.Message{}, s.call.Explain(err)
 	}
 	total := binary.BigEndian.Uint32(pre[0:4])
 	headers := binary.BigEndian.Uint32(pre[4:8])
@@ -208,8 +185,8 @@ func (s *stream) readFrame() (eventstream.Message, error) {
 	}
 	msg, err := s.dec.Decode(s.r, s.buf)
 	if err != nil {
-		if s.ctx.Err() != nil {
-			return eventstream.Message{}, s.wd.explain(s.ctx, s.ctx.Err())
+		if err := s.call.Interrupted(); err != nil {
+			return eventstream.Message{}, err
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			// Not wrapped: a caller testing errors.Is(err, io.EOF) must not
@@ -220,7 +197,7 @@ func (s *stream) readFrame() (eventstream.Message, error) {
 			return eventstream.Message{}, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream sent a corrupt event-stream frame (checksum mismatch)", Err: err}
 		}
 		if _, ok := errors.AsType[net.Error](err); ok {
-			return eventstream.Message{}, s.wd.explain(s.ctx, err)
+			return eventstream.Message{}, s.call.Explain(err)
 		}
 		return eventstream.Message{}, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream sent a corrupt event-stream frame", Err: err}
 	}
@@ -289,7 +266,7 @@ func (s *stream) decode(m *eventstream.Message) error {
 			b := &block{tool: true, toolIndex: s.tools}
 			s.tools++
 			s.blocks[e.ContentBlockIndex] = b
-			s.queue = append(s.queue, llm.Event{Type: llm.EventToolCall, ToolIndex: b.toolIndex,
+			s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventToolCall, ToolIndex: b.toolIndex,
 				ToolCall: llm.ToolCall{ID: tu.ToolUseID, Name: tu.Name}})
 		}
 	case wire.EventContentBlockDelta:
@@ -312,7 +289,7 @@ func (s *stream) decode(m *eventstream.Message) error {
 				return bad(et, nil)
 			}
 			if v.Str != "" {
-				s.queue = append(s.queue, llm.Event{Type: llm.EventText, Text: v.Str})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventText, Text: v.Str})
 			}
 		} else if tu := d.Get("toolUse"); tu.Exists() {
 			in := tu.Get("input")
@@ -324,21 +301,21 @@ func (s *stream) decode(m *eventstream.Message) error {
 				return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream sent tool input for content block " + strconv.Itoa(index) + ", which it never started"}
 			case b.json:
 				if in.Str != "" {
-					s.queue = append(s.queue, llm.Event{Type: llm.EventText, Text: in.Str})
+					s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventText, Text: in.Str})
 				}
 			default:
-				s.queue = append(s.queue, llm.Event{Type: llm.EventToolCall, ToolIndex: b.toolIndex, ToolCall: llm.ToolCall{Arguments: in.Str}})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventToolCall, ToolIndex: b.toolIndex, ToolCall: llm.ToolCall{Arguments: in.Str}})
 			}
 		} else if rc := d.Get("reasoningContent"); rc.Exists() {
 			if v := rc.Get("text"); v.Type == gjson.String {
-				s.queue = append(s.queue, llm.Event{Type: llm.EventReasoning, Text: v.Str})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventReasoning, Text: v.Str})
 			} else if v := rc.Get("signature"); v.Type == gjson.String {
-				s.queue = append(s.queue, llm.Event{Type: llm.EventReasoning, Signature: v.Str})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventReasoning, Signature: v.Str})
 			} else if v := rc.Get("redactedContent"); v.Type == gjson.String && v.Str != "" {
 				if _, err := base64.StdEncoding.DecodeString(v.Str); err != nil {
 					return bad(et, err)
 				}
-				s.queue = append(s.queue, llm.Event{Type: llm.EventRedactedReasoning, Text: v.Str})
+				s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventRedactedReasoning, Text: v.Str})
 			}
 		}
 	case wire.EventContentBlockStop:
@@ -353,7 +330,7 @@ func (s *stream) decode(m *eventstream.Message) error {
 		}
 		s.start()
 		s.stopped = true
-		s.queue = append(s.queue, llm.Event{Type: llm.EventFinish, FinishReason: finishReason(e.StopReason, s.jsonMode)})
+		s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventFinish, FinishReason: finishReason(e.StopReason, s.jsonMode)})
 	case wire.EventMetadata:
 		var e wire.MetadataEvent
 		if err := json.Unmarshal(m.Payload, &e); err != nil {
@@ -363,7 +340,7 @@ func (s *stream) decode(m *eventstream.Message) error {
 			return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream sent its metadata event before messageStop"}
 		}
 		s.done = true
-		s.queue = append(s.queue, llm.Event{Type: llm.EventUsage, Usage: usageFromWire(&e.Usage)})
+		s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventUsage, Usage: usageFromWire(&e.Usage)})
 	default:
 		// Event types added after this codec was written (citations,
 		// tool results of server tools) are skipped.
@@ -377,16 +354,12 @@ func (s *stream) start() {
 		return
 	}
 	s.started = true
-	s.queue = append(s.queue, llm.Event{Type: llm.EventStart, ID: s.id, Model: s.model, Created: time.Now().Unix()},
+	s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventStart, ID: s.id, Model: s.model, Created: time.Now().Unix()},
 		llm.Event{Type: llm.EventRole})
 }
 
 // Buffered reports whether more of the stream has already arrived, so the
 // door can write it out together with what it has.
-func (s *stream) Buffered() bool { return s.qi < len(s.queue) || s.r.Buffered() > 0 }
+func (s *stream) Buffered() bool { return s.q.Held() || s.r.Buffered() > 0 }
 
-func (s *stream) Close() error {
-	s.wd.stop()
-	s.cancel()
-	return s.body.Close()
-}
+func (s *stream) Close() error { return s.call.Close() }

@@ -21,17 +21,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/provider/upstream"
 	wire "github.com/causeway-ai/causeway/internal/schema/gemini"
 	"github.com/causeway-ai/causeway/internal/sse"
 )
@@ -78,8 +76,8 @@ var versionPath = regexp.MustCompile(`^v1(alpha|beta)?[0-9]*$`)
 
 // Provider is a Gemini upstream.
 type Provider struct {
-	cfg    Config
-	client *http.Client
+	cfg Config
+	up  *upstream.Client
 	// prefix is the URL up to and including "models/".
 	prefix string
 	tokens *tokenSource // Vertex mode only
@@ -88,39 +86,11 @@ type Provider struct {
 // New builds a provider; it opens no connection (in Vertex mode it reads
 // the credentials file).
 func New(cfg Config) (*Provider, error) {
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = 5 * time.Second
-	}
-	if cfg.FirstTokenTimeout <= 0 {
-		cfg.FirstTokenTimeout = 60 * time.Second
-	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 60 * time.Second
-	}
-	if cfg.TotalTimeout <= 0 {
-		cfg.TotalTimeout = 10 * time.Minute
-	}
-	if cfg.MaxIdleConns <= 0 {
-		cfg.MaxIdleConns = 256
-	}
-	if cfg.MaxResponseBytes <= 0 {
-		cfg.MaxResponseBytes = 64 << 20
-	}
-	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          cfg.MaxIdleConns,
-		MaxIdleConnsPerHost:   cfg.MaxIdleConns,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   cfg.ConnectTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
-	p := &Provider{cfg: cfg, client: &http.Client{Transport: tr}}
+	p := &Provider{cfg: cfg, up: upstream.NewClient(upstream.Limits{ConnectTimeout: cfg.ConnectTimeout, FirstTokenTimeout: cfg.FirstTokenTimeout,
+		IdleTimeout: cfg.IdleTimeout, TotalTimeout: cfg.TotalTimeout, MaxIdleConns: cfg.MaxIdleConns, MaxResponseBytes: cfg.MaxResponseBytes})}
 	if cfg.Vertex != nil {
 		p.prefix = VertexModelsURL(cfg.BaseURL, cfg.APIVersion, cfg.Vertex.Project, cfg.Vertex.Region)
-		ts, err := newTokenSource(cfg.Vertex, p.client)
+		ts, err := newTokenSource(cfg.Vertex, p.up.HTTP)
 		if err != nil {
 			return nil, err
 		}
@@ -171,69 +141,6 @@ func (p *Provider) MethodURL(model, method string) string {
 // Name returns the configured provider name.
 func (p *Provider) Name() string { return p.cfg.Name }
 
-// watchdog cancels a call whose upstream is silent for too long and
-// remembers why, so the error says which timeout fired. It uses one timer,
-// reset on every event.
-type watchdog struct {
-	t     *time.Timer
-	state atomic.Int32 // 0 waiting for the first event, 3 streaming
-	fired atomic.Int32 // 1 first token, 2 idle
-	idle  time.Duration
-	first time.Duration
-}
-
-func newWatchdog(first, idle time.Duration, cancel context.CancelFunc) *watchdog {
-	w := &watchdog{idle: idle, first: first}
-	w.t = time.AfterFunc(first, func() {
-		if w.state.Load() == 0 {
-			w.fired.CompareAndSwap(0, 1)
-		} else {
-			w.fired.CompareAndSwap(0, 2)
-		}
-		cancel()
-	})
-	return w
-}
-
-func (w *watchdog) tick() {
-	w.state.Store(3)
-	w.t.Reset(w.idle)
-}
-
-func (w *watchdog) stop() { w.t.Stop() }
-
-// explain turns an error caused by the watchdog or the total timeout into
-// a timeout error; other errors pass through classify.
-func (w *watchdog) explain(ctx context.Context, err error) error {
-	switch w.fired.Load() {
-	case 1:
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream sent nothing within the first-token timeout of " + w.first.String(), Err: err}
-	case 2:
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream stream was idle for longer than " + w.idle.String(), Err: err}
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream did not finish within the total timeout", Err: err}
-	}
-	return classify(err)
-}
-
-// classify maps a transport error to a Kind.
-func classify(err error) error {
-	if _, ok := errors.AsType[*llm.Error](err); ok {
-		return err
-	}
-	if errors.Is(err, context.Canceled) {
-		return &llm.Error{Kind: llm.KindCanceled, Message: "the request was canceled", Err: err}
-	}
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream timed out", Err: err}
-	}
-	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "dial" {
-		return &llm.Error{Kind: llm.KindUnavailable, Message: "could not connect to the upstream", Err: err}
-	}
-	return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream connection failed", Err: err}
-}
-
 func (p *Provider) post(ctx context.Context, url string, body []byte, stream bool, extra map[string]string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -261,7 +168,7 @@ func (p *Provider) post(ctx context.Context, url string, body []byte, stream boo
 	} else if p.cfg.APIKey != "" {
 		h.Set("x-goog-api-key", p.cfg.APIKey)
 	}
-	return p.client.Do(req)
+	return p.up.HTTP.Do(req)
 }
 
 // Chat implements the gateway's Provider.
@@ -281,59 +188,25 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (llm.Stream, erro
 	if req.Stream {
 		u = p.MethodURL(req.UpstreamModel, "streamGenerateContent") + "?alt=sse"
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.TotalTimeout)
-	// A whole answer arrives only when generation is done: the total
-	// timeout bounds it, the first-token timeout bounds streams.
-	first := p.cfg.FirstTokenTimeout
-	if !req.Stream {
-		first = p.cfg.TotalTimeout + time.Minute
-	}
-	wd := newWatchdog(first, p.cfg.IdleTimeout, cancel)
-	resp, err := p.post(ctx, u, body, req.Stream, extra)
+	call, err := p.up.Open(ctx, p.up.ChatFirst(req.Stream), func(ctx context.Context) (*http.Response, error) {
+		return p.post(ctx, u, body, req.Stream, extra)
+	}, p.upstreamError)
 	if err != nil {
-		err = wd.explain(ctx, err)
-		wd.stop()
-		cancel()
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		err := p.upstreamError(resp)
-		wd.stop()
-		cancel()
 		return nil, err
 	}
 	if !req.Stream {
-		defer cancel()
-		defer wd.stop()
-		defer resp.Body.Close()
-		b, err := readAll(resp.Body, p.cfg.MaxResponseBytes)
-		if err != nil {
-			return nil, wd.explain(ctx, err)
-		}
-		evs, err := DecodeResponse(b)
-		if err != nil {
-			return nil, err
-		}
-		return &sliceStream{events: evs}, nil
+		return call.Whole(DecodeResponse)
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/event-stream") {
-		resp.Body.Close()
-		wd.stop()
-		cancel()
-		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream answered a streaming request with Content-Type " + ct}
+	if err := call.Expect("text/event-stream"); err != nil {
+		return nil, err
 	}
-	return &stream{
-		ctx: ctx, cancel: cancel, wd: wd, body: resp.Body,
-		r: sse.NewReader(resp.Body, p.cfg.MaxResponseBytes),
-	}, nil
+	return &stream{call: call, r: sse.NewReader(call.Body, p.up.MaxResponseBytes)}, nil
 }
 
 // upstreamError turns a non-2xx answer into an *llm.Error, keeping the
 // upstream's message (which never holds our credentials).
-func (p *Provider) upstreamError(resp *http.Response) error {
-	defer resp.Body.Close()
-	b, _ := readAll(resp.Body, 64<<10)
-	return DecodeError(p.cfg.Name, resp.StatusCode, resp.Header, b)
+func (p *Provider) upstreamError(status int, h http.Header, b []byte) error {
+	return DecodeError(p.cfg.Name, status, h, b)
 }
 
 // DecodeError maps a Gemini error answer to an *llm.Error by its HTTP
@@ -372,7 +245,7 @@ func DecodeError(name string, status int, h http.Header, b []byte) *llm.Error {
 		e.Kind = llm.KindTooLarge
 	case status == http.StatusTooManyRequests:
 		e.Kind = llm.KindRateLimited
-		e.RetryAfter = retryAfter(h.Get("Retry-After"))
+		e.RetryAfter = upstream.RetryAfter(h.Get("Retry-After"))
 		if e.RetryAfter == 0 {
 			e.RetryAfter = retryInfo(eb.Error.Details)
 		}
@@ -402,30 +275,6 @@ func retryInfo(details json.RawMessage) time.Duration {
 		}
 	}
 	return 0
-}
-
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
-
-func readAll(r io.Reader, limit int) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > limit {
-		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream response exceeds " + strconv.Itoa(limit) + " bytes"}
-	}
-	return b, nil
 }
 
 // Embed implements the gateway's Provider: one input goes to
@@ -460,21 +309,15 @@ func (p *Provider) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.E
 		body, _ = json.Marshal(&batch)
 		u = p.MethodURL(req.UpstreamModel, "batchEmbedContents")
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.TotalTimeout)
-	defer cancel()
-	wd := newWatchdog(p.cfg.FirstTokenTimeout, p.cfg.IdleTimeout, cancel)
-	defer wd.stop()
-	resp, err := p.post(ctx, u, body, false, nil)
+	call, err := p.up.Open(ctx, p.up.FirstTokenTimeout, func(ctx context.Context) (*http.Response, error) {
+		return p.post(ctx, u, body, false, nil)
+	}, p.upstreamError)
 	if err != nil {
-		return nil, wd.explain(ctx, err)
+		return nil, err
 	}
-	if resp.StatusCode/100 != 2 {
-		return nil, p.upstreamError(resp)
-	}
-	defer resp.Body.Close()
-	b, err := readAll(resp.Body, p.cfg.MaxResponseBytes)
+	b, err := call.ReadAll()
 	if err != nil {
-		return nil, wd.explain(ctx, err)
+		return nil, err
 	}
 	return DecodeEmbeddings(b, len(req.Input), req.UpstreamModel)
 }
@@ -511,3 +354,7 @@ func DecodeEmbeddings(b []byte, n int, model string) (*llm.EmbeddingResponse, er
 	}
 	return out, nil
 }
+
+// CloseIdleConnections closes the provider's idle upstream connections
+// (after a reload replaced it, and in leak tests).
+func (p *Provider) CloseIdleConnections() { p.up.CloseIdleConnections() }

@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/provider/upstream"
 	wire "github.com/causeway-ai/causeway/internal/schema/gemini"
 	"github.com/causeway-ai/causeway/internal/sim"
 )
@@ -49,7 +50,7 @@ func FuzzDecodeResponse(f *testing.F) {
 			}
 			return
 		}
-		checkEvents(t, &sliceStream{events: evs})
+		checkEvents(t, upstream.Events(evs))
 	})
 }
 

@@ -2,13 +2,12 @@ package gemini
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/provider/upstream"
 	wire "github.com/causeway-ai/causeway/internal/schema/gemini"
 	"github.com/causeway-ai/causeway/internal/sse"
 )
@@ -183,43 +182,21 @@ func DecodeResponse(body []byte) ([]llm.Event, error) {
 	return d.end(evs)
 }
 
-// sliceStream yields events decoded from a whole response.
-type sliceStream struct {
-	events []llm.Event
-}
-
-func (s *sliceStream) Next() (llm.Event, error) {
-	if len(s.events) == 0 {
-		return llm.Event{}, io.EOF
-	}
-	ev := s.events[0]
-	s.events = s.events[1:]
-	return ev, nil
-}
-
-func (s *sliceStream) Close() error { return nil }
-
 // stream decodes a streamGenerateContent?alt=sse body. Gemini has no end
 // marker: the stream ends when the connection closes cleanly after every
 // candidate has finished.
 type stream struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	wd     *watchdog
-	body   io.ReadCloser
-	r      *sse.Reader
-	d      decoder
-	queue  []llm.Event
-	qi     int
-	done   bool
-	err    error
+	call *upstream.Call
+	r    *sse.Reader
+	d    decoder
+	q    upstream.Queue
+	done bool
+	err  error
 }
 
 func (s *stream) Next() (llm.Event, error) {
 	for {
-		if s.qi < len(s.queue) {
-			ev := s.queue[s.qi]
-			s.qi++
+		if ev, ok := s.q.Pop(); ok {
 			return ev, nil
 		}
 		if s.err != nil {
@@ -228,50 +205,41 @@ func (s *stream) Next() (llm.Event, error) {
 		if s.done {
 			return llm.Event{}, io.EOF
 		}
-		s.queue, s.qi = s.queue[:0], 0
+		s.q.Clear()
 		ev, err := s.r.Next()
 		if err == io.EOF {
-			if s.ctx.Err() != nil {
-				s.err = s.wd.explain(s.ctx, s.ctx.Err())
+			if s.err = s.call.Interrupted(); s.err != nil {
 				continue
 			}
 			s.done = true
-			s.queue, s.err = s.d.end(s.queue)
+			s.q.Events, s.err = s.d.end(s.q.Events)
 			continue
 		}
 		if err != nil {
 			if err == io.ErrUnexpectedEOF {
-				if s.ctx.Err() != nil {
-					s.err = s.wd.explain(s.ctx, s.ctx.Err())
-				} else {
+				if s.err = s.call.Interrupted(); s.err == nil {
 					s.err = &llm.Error{Kind: llm.KindUpstream, Message: "the upstream stream ended mid-event"}
 				}
 				continue
 			}
-			s.err = s.wd.explain(s.ctx, err)
+			s.err = s.call.Explain(err)
 			continue
 		}
-		s.wd.tick()
+		s.call.Tick()
 		if len(bytes.TrimSpace(ev.Data)) == 0 {
 			continue
 		}
-		s.queue, s.err = s.d.decode(s.queue, ev.Data)
+		s.q.Events, s.err = s.d.decode(s.q.Events, ev.Data)
 	}
 }
 
 // Buffered reports whether more of the stream has already arrived.
-func (s *stream) Buffered() bool { return s.qi < len(s.queue) || s.r.Buffered() > 0 }
+func (s *stream) Buffered() bool { return s.q.Held() || s.r.Buffered() > 0 }
 
-func (s *stream) Close() error {
-	s.wd.stop()
-	s.cancel()
-	return s.body.Close()
-}
+func (s *stream) Close() error { return s.call.Close() }
 
 // DecodeStream decodes a Gemini SSE stream with no timeouts; the golden
 // translation tests and the fuzz target use it.
 func DecodeStream(r io.Reader) llm.Stream {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &stream{ctx: ctx, cancel: cancel, wd: newWatchdog(time.Hour, time.Hour, cancel),
-		body: io.NopCloser(r), r: sse.NewReader(r, 1<<20)}
+	return &stream{call: upstream.Unbounded(r), r: sse.NewReader(r, 1<<20)}
 }

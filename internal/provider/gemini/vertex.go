@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/provider/upstream"
 )
 
 // VertexConfig selects Vertex AI mode: requests go to the project's Google
@@ -145,7 +146,7 @@ func (ts *tokenSource) token(ctx context.Context) (string, error) {
 		return "", &llm.Error{Kind: llm.KindUnavailable, Message: "vertex: could not reach the token endpoint", Err: err}
 	}
 	defer resp.Body.Close()
-	b, _ := readAll(resp.Body, 1<<20)
+	b, _ := upstream.ReadAll(resp.Body, 1<<20)
 	if resp.StatusCode != http.StatusOK {
 		return "", &llm.Error{Kind: llm.KindUpstream, Status: resp.StatusCode,
 			Message: "vertex: the token endpoint returned " + strconv.Itoa(resp.StatusCode)}

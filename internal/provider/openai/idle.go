@@ -2,4 +2,4 @@ package openai
 
 // CloseIdleConnections closes the provider's idle upstream connections
 // (after a reload replaced it, and in leak tests).
-func (p *Provider) CloseIdleConnections() { p.client.CloseIdleConnections() }
+func (p *Provider) CloseIdleConnections() { p.up.CloseIdleConnections() }

@@ -12,18 +12,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/provider/upstream"
 	wire "github.com/causeway-ai/causeway/internal/schema/openai"
 	"github.com/causeway-ai/causeway/internal/sse"
 )
@@ -88,7 +85,7 @@ type Dialect struct {
 // Provider is an OpenAI-compatible upstream.
 type Provider struct {
 	cfg      Config
-	client   *http.Client
+	up       *upstream.Client
 	chatURL  func(model string) string
 	embedURL func(model string) string
 	auth     string
@@ -96,39 +93,11 @@ type Provider struct {
 
 // New builds a provider; it opens no connection.
 func New(cfg Config) *Provider {
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = 5 * time.Second
-	}
-	if cfg.FirstTokenTimeout <= 0 {
-		cfg.FirstTokenTimeout = 60 * time.Second
-	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 60 * time.Second
-	}
-	if cfg.TotalTimeout <= 0 {
-		cfg.TotalTimeout = 10 * time.Minute
-	}
-	if cfg.MaxIdleConns <= 0 {
-		cfg.MaxIdleConns = 256
-	}
-	if cfg.MaxResponseBytes <= 0 {
-		cfg.MaxResponseBytes = 64 << 20
-	}
-	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          cfg.MaxIdleConns,
-		MaxIdleConnsPerHost:   cfg.MaxIdleConns,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   cfg.ConnectTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	p := &Provider{
-		cfg:      cfg,
-		client:   &http.Client{Transport: tr},
+		cfg: cfg,
+		up: upstream.NewClient(upstream.Limits{ConnectTimeout: cfg.ConnectTimeout, FirstTokenTimeout: cfg.FirstTokenTimeout,
+			IdleTimeout: cfg.IdleTimeout, TotalTimeout: cfg.TotalTimeout, MaxIdleConns: cfg.MaxIdleConns, MaxResponseBytes: cfg.MaxResponseBytes}),
 		chatURL:  cfg.ChatURL,
 		embedURL: cfg.EmbedURL,
 	}
@@ -148,75 +117,6 @@ func New(cfg Config) *Provider {
 
 // Name returns the configured provider name.
 func (p *Provider) Name() string { return p.cfg.Name }
-
-// watchdog cancels a call whose upstream is silent for too long and
-// remembers why, so the error says which timeout fired. It uses one timer,
-// reset on every event.
-type watchdog struct {
-	t      *time.Timer
-	state  atomic.Int32 // 0 waiting for the first event, 3 streaming
-	fired  atomic.Int32 // 1 first token, 2 idle
-	idle   time.Duration
-	first  time.Duration
-	cancel context.CancelFunc
-}
-
-func newWatchdog(first, idle time.Duration, cancel context.CancelFunc) *watchdog {
-	w := &watchdog{idle: idle, first: first, cancel: cancel}
-	w.t = time.AfterFunc(first, func() {
-		if w.state.Load() == 0 {
-			w.fired.CompareAndSwap(0, 1)
-		} else {
-			w.fired.CompareAndSwap(0, 2)
-		}
-		cancel()
-	})
-	return w
-}
-
-// tick records progress: the upstream has until the idle timeout to send
-// the next event.
-func (w *watchdog) tick() {
-	w.state.Store(3)
-	w.t.Reset(w.idle)
-}
-
-func (w *watchdog) stop() { w.t.Stop() }
-
-// explain turns an error caused by the watchdog or the total timeout into
-// a timeout error; other errors pass through classify.
-func (w *watchdog) explain(ctx context.Context, err error) error {
-	switch w.fired.Load() {
-	case 1:
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream sent nothing within the first-token timeout of " + w.first.String(), Err: err}
-	case 2:
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream stream was idle for longer than " + w.idle.String(), Err: err}
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream did not finish within the total timeout", Err: err}
-	}
-	return classify(err)
-}
-
-// classify maps a transport error to a Kind.
-func classify(err error) error {
-	var le *llm.Error
-	if errors.As(err, &le) {
-		return err
-	}
-	if errors.Is(err, context.Canceled) {
-		return &llm.Error{Kind: llm.KindCanceled, Message: "the request was canceled", Err: err}
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return &llm.Error{Kind: llm.KindTimeout, Message: "the upstream timed out", Err: err}
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == "dial" {
-		return &llm.Error{Kind: llm.KindUnavailable, Message: "could not connect to the upstream", Err: err}
-	}
-	return &llm.Error{Kind: llm.KindUpstream, Message: "the upstream connection failed", Err: err}
-}
 
 func (p *Provider) post(ctx context.Context, url string, body []byte, stream bool) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -238,7 +138,7 @@ func (p *Provider) post(ctx context.Context, url string, body []byte, stream boo
 	for k, v := range p.cfg.Headers {
 		h.Set(k, v)
 	}
-	return p.client.Do(req)
+	return p.up.HTTP.Do(req)
 }
 
 // Chat implements the gateway's Provider.
@@ -247,61 +147,26 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (llm.Stream, erro
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInvalid, Message: "could not encode the request for the upstream", Err: err}
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.TotalTimeout)
-	// A whole answer's headers come only when generation is done, so the
-	// first-token timeout applies to streams; a whole call is bounded by
-	// the total timeout.
-	first := p.cfg.FirstTokenTimeout
-	if !req.Stream {
-		first = p.cfg.TotalTimeout + time.Minute // the total deadline fires first
-	}
-	wd := newWatchdog(first, p.cfg.IdleTimeout, cancel)
-	resp, err := p.post(ctx, p.chatURL(req.UpstreamModel), body, req.Stream)
+	call, err := p.up.Open(ctx, p.up.ChatFirst(req.Stream), func(ctx context.Context) (*http.Response, error) {
+		return p.post(ctx, p.chatURL(req.UpstreamModel), body, req.Stream)
+	}, p.upstreamError)
 	if err != nil {
-		err = wd.explain(ctx, err)
-		wd.stop()
-		cancel()
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		err := p.upstreamError(resp)
-		wd.stop()
-		cancel()
 		return nil, err
 	}
 	if !req.Stream {
-		defer cancel()
-		defer wd.stop()
-		defer resp.Body.Close()
-		b, err := readAll(resp.Body, p.cfg.MaxResponseBytes)
-		if err != nil {
-			return nil, wd.explain(ctx, err)
-		}
-		evs, err := DecodeResponse(b)
-		if err != nil {
-			return nil, err
-		}
-		return &sliceStream{events: evs}, nil
+		return call.Whole(DecodeResponse)
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/event-stream") {
-		resp.Body.Close()
-		wd.stop()
-		cancel()
-		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream answered a streaming request with Content-Type " + ct}
+	if err := call.Expect("text/event-stream"); err != nil {
+		return nil, err
 	}
-	return &stream{
-		ctx: ctx, cancel: cancel, wd: wd, body: resp.Body,
-		r: sse.NewReader(resp.Body, p.cfg.MaxResponseBytes),
-	}, nil
+	return &stream{call: call, r: sse.NewReader(call.Body, p.up.MaxResponseBytes)}, nil
 }
 
 // upstreamError turns a non-2xx answer into an *llm.Error, keeping the
 // upstream's message. Upstreams mask keys in their messages (OpenAI's
 // 401 quotes the last four characters), so it is passed on as it is.
-func (p *Provider) upstreamError(resp *http.Response) error {
-	defer resp.Body.Close()
-	b, _ := readAll(resp.Body, 64<<10)
-	return UpstreamError(p.cfg.Name, resp.StatusCode, resp.Header, b)
+func (p *Provider) upstreamError(status int, h http.Header, b []byte) error {
+	return UpstreamError(p.cfg.Name, status, h, b)
 }
 
 // UpstreamError maps an upstream's error answer (status, headers and body)
@@ -341,7 +206,7 @@ func UpstreamError(name string, status int, h http.Header, b []byte) *llm.Error 
 		e.Kind = llm.KindTooLarge
 	case s == http.StatusTooManyRequests:
 		e.Kind = llm.KindRateLimited
-		e.RetryAfter = retryAfter(h.Get("Retry-After"))
+		e.RetryAfter = upstream.RetryAfter(h.Get("Retry-After"))
 		// Azure also says it in milliseconds, more precisely.
 		if ms, err := strconv.ParseInt(h.Get("Retry-After-Ms"), 10, 64); err == nil && ms > 0 {
 			e.RetryAfter = time.Duration(ms) * time.Millisecond
@@ -358,30 +223,6 @@ func UpstreamError(name string, status int, h http.Header, b []byte) *llm.Error 
 	return e
 }
 
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 && n < 1e9 {
-		return time.Duration(n * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
-
-func readAll(r io.Reader, limit int) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > limit {
-		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream response exceeds " + strconv.Itoa(limit) + " bytes"}
-	}
-	return b, nil
-}
-
 // Embed implements the gateway's Provider.
 func (p *Provider) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.EmbeddingResponse, error) {
 	input, _ := json.Marshal(req.Input)
@@ -394,21 +235,15 @@ func (p *Provider) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.E
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInternal, Message: "could not encode the embeddings request", Err: err}
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.TotalTimeout)
-	defer cancel()
-	wd := newWatchdog(p.cfg.FirstTokenTimeout, p.cfg.IdleTimeout, cancel)
-	defer wd.stop()
-	resp, err := p.post(ctx, p.embedURL(req.UpstreamModel), body, false)
+	call, err := p.up.Open(ctx, p.up.FirstTokenTimeout, func(ctx context.Context) (*http.Response, error) {
+		return p.post(ctx, p.embedURL(req.UpstreamModel), body, false)
+	}, p.upstreamError)
 	if err != nil {
-		return nil, wd.explain(ctx, err)
+		return nil, err
 	}
-	if resp.StatusCode/100 != 2 {
-		return nil, p.upstreamError(resp)
-	}
-	defer resp.Body.Close()
-	b, err := readAll(resp.Body, p.cfg.MaxResponseBytes)
+	b, err := call.ReadAll()
 	if err != nil {
-		return nil, wd.explain(ctx, err)
+		return nil, err
 	}
 	var er struct {
 		Data []struct {

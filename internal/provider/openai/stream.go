@@ -2,32 +2,16 @@ package openai
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"github.com/tidwall/gjson"
 	"io"
-	"time"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/provider/upstream"
 	wire "github.com/causeway-ai/causeway/internal/schema/openai"
 	"github.com/causeway-ai/causeway/internal/sse"
 )
-
-// sliceStream yields events decoded from a whole response.
-type sliceStream struct {
-	events []llm.Event
-}
-
-func (s *sliceStream) Next() (llm.Event, error) {
-	if len(s.events) == 0 {
-		return llm.Event{}, io.EOF
-	}
-	ev := s.events[0]
-	s.events = s.events[1:]
-	return ev, nil
-}
-
-func (s *sliceStream) Close() error { return nil }
 
 func usageFromWire(u *wire.Usage) llm.Usage {
 	out := llm.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
@@ -73,13 +57,9 @@ func wholeEvents(w *wire.ChatResponse) []llm.Event {
 
 // stream decodes an upstream SSE stream into canonical events.
 type stream struct {
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wd      *watchdog
-	body    io.ReadCloser
+	call    *upstream.Call
 	r       *sse.Reader
-	queue   []llm.Event
-	qi      int
+	q       upstream.Queue
 	started bool
 	roles   uint64 // bit per choice index < 64 whose role was announced
 	done    bool
@@ -127,26 +107,18 @@ var doneMarker = []byte("[DONE]")
 
 func (s *stream) Next() (llm.Event, error) {
 	for {
-		if s.qi < len(s.queue) {
-			ev := s.queue[s.qi]
-			s.qi++
+		if ev, ok := s.q.Pop(); ok {
 			return ev, nil
 		}
 		if s.done {
 			return llm.Event{}, io.EOF
 		}
-		s.queue, s.qi = s.queue[:0], 0
+		s.q.Clear()
 		ev, err := s.r.Next()
 		if err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				if s.ctx.Err() != nil {
-					return llm.Event{}, s.wd.explain(s.ctx, s.ctx.Err())
-				}
-				return llm.Event{}, &llm.Error{Kind: llm.KindUpstream, Message: "the upstream stream ended without [DONE]"}
-			}
-			return llm.Event{}, s.wd.explain(s.ctx, err)
+			return llm.Event{}, s.call.Cut(err, "the upstream stream ended without [DONE]")
 		}
-		s.wd.tick()
+		s.call.Tick()
 		if bytes.Equal(ev.Data, doneMarker) {
 			s.done = true
 			continue
@@ -192,15 +164,15 @@ func (s *stream) decode(data []byte) error {
 		if present(pfr) {
 			ev.Annotations = annotate(ev.Annotations, AnnotationPromptFilter, pfr.Raw)
 		}
-		s.queue = append(s.queue, ev)
+		s.q.Events = append(s.q.Events, ev)
 		s.startAnn = nil
 	} else if present(pfr) {
 		// Late prompt filter results ride on this chunk's first event.
 		defer func(at int) {
-			if at < len(s.queue) {
-				s.queue[at].Annotations = annotate(s.queue[at].Annotations, AnnotationPromptFilter, pfr.Raw)
+			if at < len(s.q.Events) {
+				s.q.Events[at].Annotations = annotate(s.q.Events[at].Annotations, AnnotationPromptFilter, pfr.Raw)
 			}
-		}(len(s.queue))
+		}(len(s.q.Events))
 	}
 	var bad error
 	root.Get("choices").ForEach(func(_, ch gjson.Result) bool {
@@ -209,21 +181,21 @@ func (s *stream) decode(data []byte) error {
 			bad = &llm.Error{Kind: llm.KindUpstream, Message: "the upstream sent a stream chunk with an out-of-range choice index"}
 			return false
 		}
-		first := len(s.queue)
+		first := len(s.q.Events)
 		if idx < 64 && s.roles&(1<<idx) == 0 {
 			s.roles |= 1 << idx
-			s.queue = append(s.queue, llm.Event{Type: llm.EventRole, Choice: idx})
+			s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventRole, Choice: idx})
 		}
 		defer s.annotateChoice(ch, idx, first)
 		d := ch.Get("delta")
 		if v := d.Get("reasoning_content"); v.Type == gjson.String && v.Str != "" {
-			s.queue = append(s.queue, llm.Event{Type: llm.EventReasoning, Choice: idx, Text: v.Str})
+			s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventReasoning, Choice: idx, Text: v.Str})
 		}
 		if v := d.Get("content"); v.Type == gjson.String && v.Str != "" {
-			s.queue = append(s.queue, llm.Event{Type: llm.EventText, Choice: idx, Text: v.Str})
+			s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventText, Choice: idx, Text: v.Str})
 		}
 		if v := d.Get("refusal"); v.Type == gjson.String && v.Str != "" {
-			s.queue = append(s.queue, llm.Event{Type: llm.EventRefusal, Choice: idx, Text: v.Str})
+			s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventRefusal, Choice: idx, Text: v.Str})
 		}
 		j := 0
 		d.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
@@ -237,12 +209,12 @@ func (s *stream) decode(data []byte) error {
 				return false
 			}
 			fn := tc.Get("function")
-			s.queue = append(s.queue, llm.Event{Type: llm.EventToolCall, Choice: idx, ToolIndex: ti,
+			s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventToolCall, Choice: idx, ToolIndex: ti,
 				ToolCall: llm.ToolCall{ID: tc.Get("id").String(), Name: fn.Get("name").String(), Arguments: fn.Get("arguments").String()}})
 			return true
 		})
 		if v := ch.Get("finish_reason"); v.Type == gjson.String && v.Str != "" {
-			s.queue = append(s.queue, llm.Event{Type: llm.EventFinish, Choice: idx, FinishReason: llm.FinishReason(v.Str)})
+			s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventFinish, Choice: idx, FinishReason: llm.FinishReason(v.Str)})
 		}
 		return bad == nil
 	})
@@ -250,7 +222,7 @@ func (s *stream) decode(data []byte) error {
 		return bad
 	}
 	if u := root.Get("usage"); u.IsObject() {
-		s.queue = append(s.queue, llm.Event{Type: llm.EventUsage, Usage: llm.Usage{
+		s.q.Events = append(s.q.Events, llm.Event{Type: llm.EventUsage, Usage: llm.Usage{
 			InputTokens:       u.Get("prompt_tokens").Int(),
 			OutputTokens:      u.Get("completion_tokens").Int(),
 			CachedInputTokens: u.Get("prompt_tokens_details.cached_tokens").Int(),
@@ -270,7 +242,7 @@ func (s *stream) annotateChoice(ch gjson.Result, idx, first int) {
 			ann = annotate(ann, k, v.Raw)
 		}
 	}
-	if first >= len(s.queue) {
+	if first >= len(s.q.Events) {
 		if ann != nil {
 			if s.pending == nil {
 				s.pending = make(map[int]map[string]json.RawMessage)
@@ -280,31 +252,25 @@ func (s *stream) annotateChoice(ch gjson.Result, idx, first int) {
 		return
 	}
 	if held, ok := s.pending[idx]; ok {
-		s.queue[first].Annotations = merge(s.queue[first].Annotations, held)
+		s.q.Events[first].Annotations = merge(s.q.Events[first].Annotations, held)
 		delete(s.pending, idx)
 	}
 	if ann != nil {
-		last := &s.queue[len(s.queue)-1]
+		last := &s.q.Events[len(s.q.Events)-1]
 		last.Annotations = merge(ann, last.Annotations)
 	}
 }
 
 // Buffered reports whether more of the stream has already arrived, so the
 // door can write it out together with what it has.
-func (s *stream) Buffered() bool { return s.qi < len(s.queue) || s.r.Buffered() > 0 }
+func (s *stream) Buffered() bool { return s.q.Held() || s.r.Buffered() > 0 }
 
-func (s *stream) Close() error {
-	s.wd.stop()
-	s.cancel()
-	return s.body.Close()
-}
+func (s *stream) Close() error { return s.call.Close() }
 
 // DecodeStream decodes an OpenAI-format SSE stream with no timeouts; the
 // golden translation tests use it.
 func DecodeStream(r io.Reader) llm.Stream {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &stream{ctx: ctx, cancel: cancel, wd: newWatchdog(time.Hour, time.Hour, cancel),
-		body: io.NopCloser(r), r: sse.NewReader(r, 1<<20)}
+	return &stream{call: upstream.Unbounded(r), r: sse.NewReader(r, 1<<20)}
 }
 
 // DecodeResponse decodes a whole chat.completion body into events.
