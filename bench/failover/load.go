@@ -4,52 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/causeway-ai/causeway/bench/internal/benchkit"
 )
-
-// newClient returns the load generator's client for one gateway process:
-// its own keep-alive pool, so that no connection to a stopped gateway is
-// ever reused.
-func newClient() *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 10000,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		},
-	}
-}
-
-// mode is non-streaming or streaming.
-type mode struct {
-	name   string
-	stream bool
-}
-
-func chatBody(model string, stream bool, maxTokens int) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"model":"` + model + `","messages":[{"role":"user","content":"Say something about gateways."}]`)
-	if maxTokens > 0 {
-		b.WriteString(`,"max_tokens":`)
-		b.WriteString(strconv.Itoa(maxTokens))
-	}
-	if stream {
-		b.WriteString(`,"stream":true,"stream_options":{"include_usage":true}`)
-	}
-	b.WriteString("}")
-	return b.Bytes()
-}
 
 // sample is one successful request: when it was sent (from the start of
 // the run) and how long it took.
@@ -71,8 +36,8 @@ type runResult struct {
 	errLatMax          time.Duration
 	cpuTicks           int64 // the gateway, during the run
 	hasCPU             bool
-	host               hostCPU // the whole machine, during the run
-	selfTicks          int64   // this process (the load generator), during the run
+	host               benchkit.HostCPU // the whole machine, during the run
+	selfTicks          int64            // this process (the load generator), during the run
 	selfCPU            bool
 	sentEarly, okEarly int // requests sent in the first second
 }
@@ -84,7 +49,7 @@ func (r runResult) successRatio() float64 {
 	return float64(r.ok) / float64(r.sent)
 }
 
-func (r runResult) q(q float64) time.Duration { return quantile(r.lat, q) }
+func (r runResult) q(q float64) time.Duration { return benchkit.Quantile(r.lat, q) }
 
 func (r runResult) max() time.Duration {
 	if len(r.lat) == 0 {
@@ -98,7 +63,7 @@ func (r runResult) cpuMsPerReq() float64 {
 	if !r.hasCPU || r.sent == 0 {
 		return -1
 	}
-	return float64(r.cpuTicks) * 1000 / clkTck / float64(r.sent)
+	return float64(r.cpuTicks) * 1000 / benchkit.ClkTck / float64(r.sent)
 }
 
 // window returns the sorted latencies of the successful requests sent in
@@ -125,10 +90,10 @@ func attack(ctx context.Context, client *http.Client, base string, header http.H
 	var cpu0 int64
 	var cpuErr error = errNoPID
 	if pid > 0 {
-		cpu0, cpuErr = cpuTicks(pid)
+		cpu0, cpuErr = benchkit.CPUTicks(pid)
 	}
-	host0, hostErr := readHostCPU()
-	self0, selfErr := cpuTicks(os.Getpid())
+	host0, hostErr := benchkit.ReadHostCPU()
+	self0, selfErr := benchkit.CPUTicks(os.Getpid())
 	stop := make(chan struct{})
 	go func() {
 		select {
@@ -178,17 +143,17 @@ func attack(ctx context.Context, client *http.Client, base string, header http.H
 	}
 	close(stop)
 	if cpuErr == nil {
-		if cpu1, err := cpuTicks(pid); err == nil {
+		if cpu1, err := benchkit.CPUTicks(pid); err == nil {
 			res.cpuTicks, res.hasCPU = cpu1-cpu0, true
 		}
 	}
 	if hostErr == nil {
-		if host1, err := readHostCPU(); err == nil {
-			res.host = host1.sub(host0)
+		if host1, err := benchkit.ReadHostCPU(); err == nil {
+			res.host = host1.Sub(host0)
 		}
 	}
 	if selfErr == nil {
-		if self1, err := cpuTicks(os.Getpid()); err == nil {
+		if self1, err := benchkit.CPUTicks(os.Getpid()); err == nil {
 			res.selfTicks, res.selfCPU = self1-self0, true
 		}
 	}
@@ -213,31 +178,8 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-// quantile returns the q-quantile of sorted (nearest rank); 0 when empty.
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return sorted[i]
-}
-
-// sortedErrs lists errors by count, most frequent first.
+// sortedErrs lists errors by count, most frequent first, each message in
+// backticks.
 func sortedErrs(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if m[keys[i]] != m[keys[j]] {
-			return m[keys[i]] > m[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, strconv.Itoa(m[k])+"× `"+strings.ReplaceAll(k, "`", "'")+"`")
-	}
-	return out
+	return benchkit.SortedErrs(m, func(k string) string { return "`" + strings.ReplaceAll(k, "`", "'") + "`" })
 }

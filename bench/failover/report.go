@@ -2,15 +2,12 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
-)
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+	"github.com/causeway-ai/causeway/bench/internal/benchkit"
+)
 
 func ratio(a, b time.Duration) string {
 	if a <= 0 || b <= 0 {
@@ -19,63 +16,19 @@ func ratio(a, b time.Duration) string {
 	return fmt.Sprintf("%.2f×", float64(a)/float64(b))
 }
 
-// commandLine is the command that produced the report.
-func commandLine(args []string) string {
-	parts := []string{"go", "run", "./bench/failover"}
-	for _, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t'\"$\\*?;&|<>()") {
-			a = strconv.Quote(a)
-		}
-		parts = append(parts, a)
-	}
-	return strings.Join(parts, " ")
-}
-
-func nproc() string {
-	if out, err := exec.Command("nproc").Output(); err == nil {
-		return strings.TrimSpace(string(out))
-	}
-	return strconv.Itoa(runtime.NumCPU())
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-func (b *bench) revision() string {
-	out, err := exec.Command("git", "-C", b.root, "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	rev := strings.TrimSpace(string(out))
-	if st, err := exec.Command("git", "-C", b.root, "status", "--porcelain").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
-		rev += " + uncommitted changes"
-	}
-	return rev
-}
-
 func (b *bench) render() string {
 	o := b.o
 	var w strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
 
 	p("# Causeway failover: latency while one of two targets fails\n\n")
-	p("```\n%s\n```\n\n", commandLine(o.args))
-	p("- date: %s; took %s; load average at start %s, at end %s\n", b.started.Format(time.RFC3339), time.Since(b.started).Round(time.Second), b.loadStart, loadAvg())
-	model := cpuModel()
+	p("```\n%s\n```\n\n", benchkit.CommandLine("failover", o.args))
+	p("- date: %s; took %s; load average at start %s, at end %s\n", b.started.Format(time.RFC3339), time.Since(b.started).Round(time.Second), b.loadStart, benchkit.LoadAvg())
+	model := benchkit.CPUModel()
 	if model != "" {
 		model = " (" + model + ")"
 	}
-	p("- nproc: %s%s; %s %s/%s; causeway %s\n", nproc(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, b.revision())
+	p("- nproc: %s%s; %s %s/%s; causeway %s\n", benchkit.Nproc(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, benchkit.Revision(b.root))
 	p("- alias `%s` of `examples/routing.yaml`: priority strategy, target 1 upstream model `primary` (provider sim-us), "+
 		"target 2 `backup` (sim-eu), both on one `causeway sim --ttft 0 --itl 0`; retry max_attempts 3 (backoff 100ms, "+
 		"max_retry_after 10s); ejection after 5 consecutive failures for 10s, doubling.\n", alias)
@@ -88,7 +41,7 @@ func (b *bench) render() string {
 	p("- load: vegeta open loop, %d req/s for %s per row, key with no budget; one user message, `max_tokens` 16; streaming adds "+
 		"`stream: true` with `include_usage` and succeeds only if the body ends with `data: [DONE]`. "+
 		"Latency is from sending until the whole body is read, for successful requests. All traffic on 127.0.0.1; "+
-		"load generator, simulator and gateway share the %s cores.\n", o.rate, o.duration, nproc())
+		"load generator, simulator and gateway share the %s cores.\n", o.rate, o.duration, benchkit.Nproc())
 	p("- upstream primary / backup: requests the simulator received for each upstream model during the run (`GET /sim/stats` delta), " +
 		"probes included; attempts/req is their sum over client requests sent.\n\n")
 
@@ -99,22 +52,22 @@ func (b *bench) render() string {
 	return w.String()
 }
 
-func (b *bench) renderMode(w *strings.Builder, m mode) {
+func (b *bench) renderMode(w *strings.Builder, m benchkit.Mode) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	title := "Non-streaming"
-	if m.stream {
+	if m.Stream {
 		title = "Streaming (`stream: true`, `include_usage`)"
 	}
 	var base *outcome
 	if r, ok := b.results["healthy"]; ok {
-		base = r[m.name]
+		base = r[m.Name]
 	}
 	p("## %s\n\n", title)
 	p("| scenario | requests | ok | p50 | p90 | p99 | max | p50 ×healthy | p99 ×healthy | upstream primary / backup | attempts/req | primary after run | gateway CPU ms/req |\n")
 	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|\n")
 	var notes []string
 	for _, s := range scenarios {
-		out := b.get(s.name, m.name)
+		out := b.get(s.name, m.Name)
 		if out == nil {
 			continue
 		}
@@ -128,14 +81,14 @@ func (b *bench) renderMode(w *strings.Builder, m mode) {
 			cpu = fmt.Sprintf("%.3f", v)
 		}
 		p("| %s | %d | %.2f%% | %s | %s | %s | %s | %s | %s | %d / %d | %.3f | %s, %d ejections | %s |\n",
-			s.name, r.sent, 100*r.successRatio(), ms(r.q(0.5)), ms(r.q(0.9)), ms(r.q(0.99)), ms(r.max()), r50, r99,
+			s.name, r.sent, 100*r.successRatio(), benchkit.MS(r.q(0.5)), benchkit.MS(r.q(0.9)), benchkit.MS(r.q(0.99)), benchkit.MS(r.max()), r50, r99,
 			out.primary, out.backup, perReq(out.primary+out.backup, r.sent), out.primaryState, out.primaryEjections, cpu)
 		if achieved := float64(r.sent) / b.o.duration.Seconds(); achieved < 0.95*float64(b.o.rate) {
 			notes = append(notes, fmt.Sprintf("%s: the open loop sent only %.0f req/s of the %d asked (load generator behind)", s.name, achieved, b.o.rate))
 		}
 		if e := sortedErrs(r.errs); len(e) > 0 {
 			notes = append(notes, fmt.Sprintf("**%s: %d client errors**, sent between %.3fs and %.3fs into the run, answered in %s to %s: %s",
-				s.name, r.sent-r.ok, r.firstErr.Seconds(), r.lastErr.Seconds(), ms(r.errLatMin), ms(r.errLatMax), strings.Join(first(e, 8), "; ")))
+				s.name, r.sent-r.ok, r.firstErr.Seconds(), r.lastErr.Seconds(), benchkit.MS(r.errLatMin), benchkit.MS(r.errLatMax), strings.Join(first(e, 8), "; ")))
 		}
 		if out.warmupN > 0 && out.warmupOK != out.warmupN {
 			notes = append(notes, fmt.Sprintf("%s: healthy warm-up had %d of %d requests fail", s.name, out.warmupN-out.warmupOK, out.warmupN))
@@ -157,20 +110,20 @@ func (b *bench) renderMode(w *strings.Builder, m mode) {
 	p("| scenario | first 1s: sent | ok | p50 | p99 | max | after 1s: sent | ok | p50 | p99 | max | machine busy | steal |\n")
 	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range scenarios {
-		out := b.get(s.name, m.name)
+		out := b.get(s.name, m.Name)
 		if out == nil {
 			continue
 		}
 		r := out.res
 		early, late := r.window(0, time.Second), r.window(time.Second, 1<<62)
 		busy, steal := "—", "—"
-		if v := r.host.busyPct(); v >= 0 {
+		if v := r.host.BusyPct(); v >= 0 {
 			busy = fmt.Sprintf("%.0f%%", v)
-			steal = fmt.Sprintf("%.1f%%", 100*float64(r.host.steal)/float64(r.host.total))
+			steal = fmt.Sprintf("%.1f%%", 100*float64(r.host.Steal)/float64(r.host.Total))
 		}
 		p("| %s | %d | %d | %s | %s | %s | %d | %d | %s | %s | %s | %s | %s |\n", s.name,
-			r.sentEarly, r.okEarly, ms(quantile(early, 0.5)), ms(quantile(early, 0.99)), ms(quantile(early, 1)),
-			r.sent-r.sentEarly, r.ok-r.okEarly, ms(quantile(late, 0.5)), ms(quantile(late, 0.99)), ms(quantile(late, 1)), busy, steal)
+			r.sentEarly, r.okEarly, benchkit.MS(benchkit.Quantile(early, 0.5)), benchkit.MS(benchkit.Quantile(early, 0.99)), benchkit.MS(benchkit.Quantile(early, 1)),
+			r.sent-r.sentEarly, r.ok-r.okEarly, benchkit.MS(benchkit.Quantile(late, 0.5)), benchkit.MS(benchkit.Quantile(late, 0.99)), benchkit.MS(benchkit.Quantile(late, 1)), busy, steal)
 	}
 	p("\n")
 
@@ -186,7 +139,7 @@ func (b *bench) renderMode(w *strings.Builder, m mode) {
 	}
 	p("\n|---|%s\n", strings.Repeat("--:|", n))
 	for _, s := range scenarios {
-		out := b.get(s.name, m.name)
+		out := b.get(s.name, m.Name)
 		if out == nil {
 			continue
 		}
@@ -197,7 +150,7 @@ func (b *bench) renderMode(w *strings.Builder, m mode) {
 				p(" — (0) |")
 				continue
 			}
-			p(" %s / %s (%d) |", msShort(quantile(win, 0.5)), msShort(quantile(win, 0.99)), len(win))
+			p(" %s / %s (%d) |", msShort(benchkit.Quantile(win, 0.5)), msShort(benchkit.Quantile(win, 0.99)), len(win))
 		}
 		p("\n")
 	}
@@ -237,14 +190,14 @@ func (b *bench) renderVerdict(w *strings.Builder) {
 	}
 	p("## Issue #4, primary answering 503\n\n")
 	for _, m := range modes {
-		out := b.get("primary-503", m.name)
+		out := b.get("primary-503", m.Name)
 		if out == nil {
 			continue
 		}
 		r := out.res
 		a := perReq(out.primary+out.backup, r.sent)
 		p("- %s: client errors %d of %d %s; upstream attempts %.3f × client requests (≤ 1.2) %s\n",
-			m.name, r.sent-r.ok, r.sent, mark(r.ok == r.sent), a, mark(a <= 1.2))
+			m.Name, r.sent-r.ok, r.sent, mark(r.ok == r.sent), a, mark(a <= 1.2))
 	}
 	p("\n")
 }

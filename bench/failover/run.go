@@ -1,20 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/causeway-ai/causeway/bench/internal/benchkit"
 )
 
 const alias = "sim-ha"
@@ -41,7 +39,7 @@ func scenarioNames() []string {
 	return out
 }
 
-var modes = []mode{{"non-streaming", false}, {"streaming", true}}
+var modes = []benchkit.Mode{{Name: "non-streaming"}, {Name: "streaming", Stream: true}}
 
 // outcome is one measured run: one scenario, one mode.
 type outcome struct {
@@ -60,7 +58,7 @@ type bench struct {
 	root       string
 	tmp        string
 	bin        string
-	sim        *child
+	sim        *benchkit.Child
 	simURL     string
 	cfg        string // examples/routing.yaml
 	stallCfg   string // its copy with a short first_token timeout
@@ -75,25 +73,25 @@ type bench struct {
 
 // gateway is one running `causeway serve`.
 type gateway struct {
-	c      *child
+	c      *benchkit.Child
 	base   string
 	client *http.Client
 }
 
 func run(ctx context.Context, o *options) (err error) {
-	b := &bench{o: o, started: time.Now(), results: map[string]map[string]*outcome{}, loadStart: loadAvg()}
-	if b.root, err = moduleRoot(); err != nil {
+	b := &bench{o: o, started: time.Now(), results: map[string]map[string]*outcome{}, loadStart: benchkit.LoadAvg()}
+	if b.root, err = benchkit.ModuleRoot("failover"); err != nil {
 		return err
 	}
 	if b.tmp, err = os.MkdirTemp("", "causeway-failover-*"); err != nil {
 		return err
 	}
 	if o.keep {
-		logf("temporary directory (kept): %s", b.tmp)
+		benchkit.Logf("temporary directory (kept): %s", b.tmp)
 	} else {
 		defer os.RemoveAll(b.tmp)
 	}
-	defer killAll()
+	defer benchkit.KillAll()
 
 	if err := b.build(ctx); err != nil {
 		return err
@@ -117,9 +115,9 @@ func run(ctx context.Context, o *options) (err error) {
 		for _, m := range modes {
 			out, err := b.runOne(ctx, s, m)
 			if err != nil {
-				return fmt.Errorf("%s %s: %w", s.name, m.name, err)
+				return fmt.Errorf("%s %s: %w", s.name, m.Name, err)
 			}
-			b.results[s.name][m.name] = out
+			b.results[s.name][m.Name] = out
 		}
 	}
 	if ctx.Err() != nil {
@@ -127,43 +125,12 @@ func run(ctx context.Context, o *options) (err error) {
 	}
 	report := b.render()
 	fmt.Print(report)
-	outDir := o.outDir
-	if outDir == "" {
-		outDir = filepath.Join(b.root, "bench", "out")
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return err
-	}
-	path := filepath.Join(outDir, "failover-"+b.started.Format("20060102-150405")+".md")
-	if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
-		return err
-	}
-	logf("report written to %s", path)
-	return nil
-}
-
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run from inside the causeway module (go run ./bench/failover)")
-	}
-	return filepath.Dir(gomod), nil
+	return benchkit.WriteReport(b.root, o.outDir, "failover", b.started, report)
 }
 
 func (b *bench) build(ctx context.Context) error {
 	b.bin = filepath.Join(b.tmp, "causeway")
-	logf("building causeway (go build ./cmd/causeway)")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", b.bin, "./cmd/causeway")
-	cmd.Dir = b.root
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/causeway: %w", err)
-	}
-	return nil
+	return benchkit.BuildCauseway(ctx, b.root, b.bin)
 }
 
 // writeConfigs points at examples/routing.yaml and writes the copy used
@@ -185,28 +152,15 @@ func (b *bench) writeConfigs() error {
 	return os.WriteFile(b.stallCfg, []byte(cp), 0o600)
 }
 
-func (b *bench) startSim(ctx context.Context) error {
-	addr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	b.simURL = "http://" + addr
-	b.sim, err = startChild("sim", filepath.Join(b.tmp, "sim.log"), nil,
-		b.bin, "sim", "--listen", addr, "--ttft", "0", "--itl", "0", "--quiet")
-	if err != nil {
-		return err
-	}
-	if err := waitReady(ctx, b.sim, b.simURL+"/sim/stats", 15*time.Second); err != nil {
-		return err
-	}
-	logf("simulator on %s (pid %d)", b.simURL, b.sim.pid())
-	return nil
+func (b *bench) startSim(ctx context.Context) (err error) {
+	b.sim, b.simURL, err = benchkit.StartSim(ctx, b.bin, filepath.Join(b.tmp, "sim.log"))
+	return err
 }
 
 // startGateway starts a fresh `causeway serve` (fresh health state; the
 // store, and with it the bench key, is kept across restarts).
 func (b *bench) startGateway(ctx context.Context, cfg, label string) (*gateway, error) {
-	addr, err := freeAddr()
+	addr, err := benchkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -218,12 +172,12 @@ func (b *bench) startGateway(ctx context.Context, cfg, label string) (*gateway, 
 		"CAUSEWAY_ADMIN_KEY=" + b.adminKey,
 	}
 	logPath := filepath.Join(b.tmp, fmt.Sprintf("gateway-%02d-%s.log", b.gatewayRun, label))
-	c, err := startChild("gateway", logPath, env, b.bin, "serve", "--config", cfg)
+	c, err := benchkit.StartChild("gateway", logPath, env, b.bin, "serve", "--config", cfg)
 	if err != nil {
 		return nil, err
 	}
-	g := &gateway{c: c, base: "http://" + addr, client: newClient()}
-	if err := waitReady(ctx, c, g.base+"/readyz", 30*time.Second); err != nil {
+	g := &gateway{c: c, base: "http://" + addr, client: benchkit.NewClient()}
+	if err := benchkit.WaitReady(ctx, c, g.base+"/readyz", 30*time.Second); err != nil {
 		return nil, err
 	}
 	if b.key == "" {
@@ -237,42 +191,6 @@ func (b *bench) startGateway(ctx context.Context, cfg, label string) (*gateway, 
 		b.key = key.Key
 	}
 	return g, nil
-}
-
-// call sends one control request and decodes a JSON answer into out.
-func (b *bench) call(ctx context.Context, method, url, auth, body string, out any) (int, error) {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(cctx, method, url, rd)
-	if err != nil {
-		return 0, err
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, err
-	}
-	if resp.StatusCode >= 300 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %s", method, url, bytes.TrimSpace(data))
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decode %s: %v", bytes.TrimSpace(data), err)
-		}
-	}
-	return resp.StatusCode, nil
 }
 
 type simStats struct {
@@ -321,7 +239,7 @@ func (b *bench) primaryHealth(ctx context.Context, g *gateway) (string, int64, e
 // runOne restarts the gateway, warms it up healthy, injects the
 // scenario's fault and measures at once, so that the failures before the
 // ejection and the probes after it are in the numbers.
-func (b *bench) runOne(ctx context.Context, s scenario, m mode) (*outcome, error) {
+func (b *bench) runOne(ctx context.Context, s scenario, m benchkit.Mode) (*outcome, error) {
 	cfg := b.cfg
 	if s.stall {
 		cfg = b.stallCfg
@@ -329,16 +247,16 @@ func (b *bench) runOne(ctx context.Context, s scenario, m mode) (*outcome, error
 	if err := b.clearFaults(); err != nil {
 		return nil, err
 	}
-	g, err := b.startGateway(ctx, cfg, s.name+"-"+m.name)
+	g, err := b.startGateway(ctx, cfg, s.name+"-"+m.Name)
 	if err != nil {
 		return nil, err
 	}
 	defer g.client.CloseIdleConnections()
 	out := &outcome{}
 	header := http.Header{"Authorization": {"Bearer " + b.key}, "Content-Type": {"application/json"}}
-	body := chatBody(alias, m.stream, 16)
+	body := benchkit.ChatBody(alias, m.Stream, 16)
 	if b.o.warmup > 0 {
-		w := attack(ctx, g.client, g.base, header, body, m.stream, b.o.rate, b.o.warmup, 0)
+		w := attack(ctx, g.client, g.base, header, body, m.Stream, b.o.rate, b.o.warmup, 0)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -359,11 +277,11 @@ func (b *bench) runOne(ctx context.Context, s scenario, m mode) (*outcome, error
 	}
 	defer func() {
 		if err := b.clearFaults(); err != nil {
-			logf("could not clear the simulator's faults: %v", err)
+			benchkit.Logf("could not clear the simulator's faults: %v", err)
 		}
 	}()
-	logf("%-13s %-13s %d req/s for %s (gateway pid %d, fault %s)", s.name, m.name, b.o.rate, b.o.duration, g.c.pid(), orNone(out.fault))
-	out.res = attack(ctx, g.client, g.base, header, body, m.stream, b.o.rate, b.o.duration, g.c.pid())
+	benchkit.Logf("%-13s %-13s %d req/s for %s (gateway pid %d, fault %s)", s.name, m.Name, b.o.rate, b.o.duration, g.c.Pid(), orNone(out.fault))
+	out.res = attack(ctx, g.client, g.base, header, body, m.Stream, b.o.rate, b.o.duration, g.c.Pid())
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -381,18 +299,18 @@ func (b *bench) runOne(ctx context.Context, s scenario, m mode) (*outcome, error
 	if err := b.clearFaults(); err != nil {
 		return nil, err
 	}
-	clean, took := g.c.terminate(20 * time.Second)
+	clean, took := g.c.Terminate(20 * time.Second)
 	if clean {
 		out.gatewayExit = fmt.Sprintf("exited cleanly in %.2fs", took.Seconds())
 	} else {
-		out.gatewayExit = fmt.Sprintf("did NOT exit cleanly (%v) after %.2fs; log tail:\n%s", g.c.err, took.Seconds(), g.c.logTail())
+		out.gatewayExit = fmt.Sprintf("did NOT exit cleanly (%v) after %.2fs; log tail:\n%s", g.c.Err, took.Seconds(), g.c.LogTail())
 	}
 	r := out.res
-	logf("%-13s %-13s sent %d, ok %.2f%%, p50 %s p99 %s max %s; upstream primary %d backup %d (%.2f/req); primary %s, %d ejections",
-		s.name, m.name, r.sent, 100*r.successRatio(), ms(r.q(0.5)), ms(r.q(0.99)), ms(r.max()),
+	benchkit.Logf("%-13s %-13s sent %d, ok %.2f%%, p50 %s p99 %s max %s; upstream primary %d backup %d (%.2f/req); primary %s, %d ejections",
+		s.name, m.Name, r.sent, 100*r.successRatio(), benchkit.MS(r.q(0.5)), benchkit.MS(r.q(0.99)), benchkit.MS(r.max()),
 		out.primary, out.backup, perReq(out.primary+out.backup, r.sent), out.primaryState, out.primaryEjections)
 	for _, e := range first(sortedErrs(r.errs), 5) {
-		logf("    error: %s", e)
+		benchkit.Logf("    error: %s", e)
 	}
 	return out, nil
 }
@@ -416,4 +334,13 @@ func first(s []string, n int) []string {
 		return append(s[:n:n], fmt.Sprintf("… and %d more distinct", len(s)-n))
 	}
 	return s
+}
+
+// call sends one control request and decodes a JSON answer into out.
+func (b *bench) call(ctx context.Context, method, url, auth, body string, out any) (int, error) {
+	status, err := benchkit.Call(ctx, 10*time.Second, method, url, auth, body, out)
+	if se := (*benchkit.StatusError)(nil); errors.As(err, &se) {
+		err = fmt.Errorf("%s %s: %s", method, url, se.Body)
+	}
+	return status, err
 }

@@ -4,17 +4,17 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/causeway-ai/causeway/bench/internal/benchkit"
 )
 
 // target is one thing the load is sent to: the simulator directly, the
@@ -24,7 +24,7 @@ type target struct {
 	base   string // http://127.0.0.1:port
 	model  string // model name in the request body
 	header http.Header
-	proc   *child // the process under test; nil for direct-to-sim
+	proc   *benchkit.Child // the process under test; nil for direct-to-sim
 	client *http.Client
 
 	// Gateways only.
@@ -39,41 +39,6 @@ type target struct {
 	exit     string
 }
 
-// newClient returns the load generator's client for one target: its own
-// keep-alive pool, kept across that target's runs so that warm-up warms
-// the connections too.
-func newClient() *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 10000,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		},
-	}
-}
-
-// mode is non-streaming or streaming.
-type mode struct {
-	name   string
-	stream bool
-}
-
-func chatBody(model string, stream bool, maxTokens int) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"model":"` + model + `","messages":[{"role":"user","content":"Say something about gateways."}]`)
-	if maxTokens > 0 {
-		b.WriteString(`,"max_tokens":`)
-		b.WriteString(strconv.Itoa(maxTokens))
-	}
-	if stream {
-		b.WriteString(`,"stream":true,"stream_options":{"include_usage":true}`)
-	}
-	b.WriteString("}")
-	return b.Bytes()
-}
-
 // runResult is one measured run against one target.
 type runResult struct {
 	sent      int
@@ -85,7 +50,7 @@ type runResult struct {
 	cpuTicks  int64 // process under test, during the run and a settle time after it
 	simTicks  int64 // the simulator, same window
 	selfTicks int64 // this process (the load generator), same window
-	host      hostCPU
+	host      benchkit.HostCPU
 	window    time.Duration // the CPU window: the run plus settle
 	errs      map[string]int
 	hasCPU    bool
@@ -111,7 +76,7 @@ func (r runResult) cpuMsPerReq() float64 {
 	if !r.hasCPU || r.sent == 0 {
 		return -1
 	}
-	return float64(r.cpuTicks) * 1000 / clkTck / float64(r.sent)
+	return float64(r.cpuTicks) * 1000 / benchkit.ClkTck / float64(r.sent)
 }
 
 // perReq converts ticks to ms per request sent.
@@ -119,7 +84,7 @@ func (r runResult) perReq(ticks int64) float64 {
 	if r.sent == 0 {
 		return 0
 	}
-	return float64(ticks) * 1000 / clkTck / float64(r.sent)
+	return float64(ticks) * 1000 / benchkit.ClkTck / float64(r.sent)
 }
 
 // settle is how long after a run its CPU window stays open, so that work
@@ -129,7 +94,7 @@ const settle = 300 * time.Millisecond
 
 // attack runs one load run. rate 0 means closed loop: workers concurrent
 // workers sending as fast as answers come back.
-func attack(ctx context.Context, t *target, sim *child, body []byte, stream bool, rate int, workers uint64, dur time.Duration) runResult {
+func attack(ctx context.Context, t *target, sim *benchkit.Child, body []byte, stream bool, rate int, workers uint64, dur time.Duration) runResult {
 	opts := []func(*vegeta.Attacker){vegeta.Client(t.client), vegeta.Redirects(vegeta.NoFollow)}
 	var pacer vegeta.Pacer
 	if rate > 0 {
@@ -147,11 +112,11 @@ func attack(ctx context.Context, t *target, sim *child, body []byte, stream bool
 	var cpu0, sim0 int64
 	var cpuErr error
 	if t.proc != nil {
-		cpu0, cpuErr = cpuTicks(t.proc.pid())
+		cpu0, cpuErr = benchkit.CPUTicks(t.proc.Pid())
 	}
-	sim0, simErr := cpuTicks(sim.pid())
-	self0, selfErr := cpuTicks(os.Getpid())
-	host0, hostErr := readHostCPU()
+	sim0, simErr := benchkit.CPUTicks(sim.Pid())
+	self0, selfErr := benchkit.CPUTicks(os.Getpid())
+	host0, hostErr := benchkit.ReadHostCPU()
 	windowStart := time.Now()
 
 	stop := make(chan struct{})
@@ -197,23 +162,23 @@ func attack(ctx context.Context, t *target, sim *child, body []byte, stream bool
 	case <-ctx.Done():
 	}
 	if t.proc != nil && cpuErr == nil {
-		if cpu1, err := cpuTicks(t.proc.pid()); err == nil {
+		if cpu1, err := benchkit.CPUTicks(t.proc.Pid()); err == nil {
 			res.cpuTicks, res.hasCPU = cpu1-cpu0, true
 		}
 	}
 	if simErr == nil {
-		if sim1, err := cpuTicks(sim.pid()); err == nil {
+		if sim1, err := benchkit.CPUTicks(sim.Pid()); err == nil {
 			res.simTicks = sim1 - sim0
 		}
 	}
 	if selfErr == nil {
-		if self1, err := cpuTicks(os.Getpid()); err == nil {
+		if self1, err := benchkit.CPUTicks(os.Getpid()); err == nil {
 			res.selfTicks = self1 - self0
 		}
 	}
 	if hostErr == nil {
-		if host1, err := readHostCPU(); err == nil {
-			res.host = host1.sub(host0)
+		if host1, err := benchkit.ReadHostCPU(); err == nil {
+			res.host = host1.Sub(host0)
 		}
 	}
 	res.window = time.Since(windowStart)
@@ -226,8 +191,8 @@ func attack(ctx context.Context, t *target, sim *child, body []byte, stream bool
 func (r *runResult) finish() {
 	if len(r.lat) > 0 {
 		slices.Sort(r.lat)
-		r.p50 = quantile(r.lat, 0.50)
-		r.p99 = quantile(r.lat, 0.99)
+		r.p50 = benchkit.Quantile(r.lat, 0.50)
+		r.p99 = benchkit.Quantile(r.lat, 0.99)
 		r.max = r.lat[len(r.lat)-1]
 	}
 }
@@ -246,22 +211,13 @@ func (r *runResult) merge(o runResult) {
 	r.hasCPU = r.hasCPU && o.hasCPU
 	r.simTicks += o.simTicks
 	r.selfTicks += o.selfTicks
-	r.host.busy += o.host.busy
-	r.host.steal += o.host.steal
-	r.host.total += o.host.total
+	r.host = r.host.Add(o.host)
 	r.window += o.window
 	for k, v := range o.errs {
 		r.errs[k] += v
 	}
 	r.lat = append(r.lat, o.lat...)
 	r.finish()
-}
-
-// quantile returns the q-quantile of sorted (nearest rank).
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	i := int(q*float64(len(sorted))+0.5) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return sorted[i]
 }
 
 // streamResult is the memory test: n streams held open at once.
@@ -289,7 +245,7 @@ func holdStreams(ctx context.Context, t *target, body []byte, n int) streamResul
 		},
 	}
 	defer client.CloseIdleConnections()
-	pid := t.proc.pid()
+	pid := t.proc.Pid()
 
 	var mu sync.Mutex
 	var opened sync.WaitGroup
@@ -341,7 +297,7 @@ func holdStreams(ctx context.Context, t *target, body []byte, n int) streamResul
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	sample := func() int64 {
-		kb, err := rssKB(pid)
+		kb, err := benchkit.RSSKB(pid)
 		if err == nil && kb > res.peakKB {
 			res.peakKB = kb
 		}
@@ -366,20 +322,4 @@ func holdStreams(ctx context.Context, t *target, body []byte, n int) streamResul
 }
 
 // sortedErrs lists errors by count, most frequent first.
-func sortedErrs(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if m[keys[i]] != m[keys[j]] {
-			return m[keys[i]] > m[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, strconv.Itoa(m[k])+"× "+k)
-	}
-	return out
-}
+func sortedErrs(m map[string]int) []string { return benchkit.SortedErrs(m, nil) }

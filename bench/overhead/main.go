@@ -5,6 +5,11 @@
 // process on this machine. It prints a Markdown report and writes it to
 // bench/out/. See bench/README.md.
 //
+// With -protocols it measures instead, through one gateway on
+// examples/sim.yaml, the streaming overhead of each upstream protocol
+// (OpenAI, Azure, Anthropic, Bedrock, Gemini) against the OpenAI one.
+//
+//	go run ./bench/overhead -protocols [-rate 300] [-duration 8s] [-peak-duration 6s]
 //	go run ./bench/overhead [-rate 500] [-duration 10s] [-peak-duration 8s] [-workers 64] [-streams 200] [-only floor,gateway-sqlite]
 package main
 
@@ -18,6 +23,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/causeway-ai/causeway/bench/internal/benchkit"
 )
 
 // Target names, in the order they are measured.
@@ -42,6 +49,7 @@ type options struct {
 	pgAdmin      string
 	outDir       string
 	keep         bool
+	protocols    bool
 	args         []string
 }
 
@@ -63,6 +71,9 @@ func main() {
 		"PostgreSQL `URL` used to create and drop the gateway's fresh database")
 	fs.StringVar(&o.outDir, "out", "", "`directory` for the report (default: bench/out in the module)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, configs, process logs)")
+	fs.BoolVar(&o.protocols, "protocols", false, fmt.Sprintf("measure only the streaming overhead per upstream protocol: one gateway on examples/sim.yaml, "+
+		"aliases %s; -rate, -duration and -peak-duration default to %d, %s and %s here; -only, -streams and -pg do not apply",
+		strings.Join(protocolNames(), ","), protocolsRate, protocolsDuration, protocolsPeakDuration))
 	floorMode := fs.Bool("floor-proxy", false, "")
 	listen := fs.String("listen", "", "")
 	upstream := fs.String("upstream", "", "")
@@ -94,6 +105,19 @@ func main() {
 		return
 	}
 	o.args = os.Args[1:]
+	if o.protocols {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["rate"] {
+			o.rate = protocolsRate
+		}
+		if !set["duration"] {
+			o.duration = protocolsDuration
+		}
+		if !set["peak-duration"] {
+			o.peakDuration = protocolsPeakDuration
+		}
+	}
 	o.only = map[string]bool{}
 	if *only == "" {
 		for _, t := range allTargets {
@@ -115,9 +139,13 @@ func main() {
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	run := run
+	if o.protocols {
+		run = runProtocols
+	}
 	err := run(ctx, &o)
 	stop()
-	killAll() // whatever happened, no process outlives the benchmark
+	benchkit.KillAll() // whatever happened, no process outlives the benchmark
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "overhead:", err)
 		os.Exit(1)
@@ -131,8 +159,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }

@@ -2,15 +2,12 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
-)
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+	"github.com/causeway-ai/causeway/bench/internal/benchkit"
+)
 
 func msDelta(d time.Duration) string {
 	return fmt.Sprintf("%+.2f ms", float64(d)/float64(time.Millisecond))
@@ -37,50 +34,6 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
-// commandLine is the command that produced the report.
-func commandLine(args []string) string {
-	parts := []string{"go", "run", "./bench/overhead"}
-	for _, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t'\"$\\*?;&|<>()") {
-			a = strconv.Quote(a)
-		}
-		parts = append(parts, a)
-	}
-	return strings.Join(parts, " ")
-}
-
-func nproc() string {
-	if out, err := exec.Command("nproc").Output(); err == nil {
-		return strings.TrimSpace(string(out))
-	}
-	return strconv.Itoa(runtime.NumCPU())
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-func (b *bench) revision() string {
-	out, err := exec.Command("git", "-C", b.root, "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	rev := strings.TrimSpace(string(out))
-	if st, err := exec.Command("git", "-C", b.root, "status", "--porcelain").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
-		rev += " + uncommitted changes"
-	}
-	return rev
-}
-
 func (b *bench) target(name string) *target {
 	for _, t := range b.targets {
 		if t.name == name {
@@ -96,17 +49,17 @@ func (b *bench) render() string {
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
 
 	p("# Causeway gateway overhead\n\n")
-	p("```\n%s\n```\n\n", commandLine(o.args))
+	p("```\n%s\n```\n\n", benchkit.CommandLine("overhead", o.args))
 	p("- date: %s; took %s\n", b.started.Format(time.RFC3339), time.Since(b.started).Round(time.Second))
-	model := cpuModel()
+	model := benchkit.CPUModel()
 	if model != "" {
 		model = " (" + model + ")"
 	}
-	p("- nproc: %s%s; %s %s/%s; causeway %s\n", nproc(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, b.revision())
+	p("- nproc: %s%s; %s %s/%s; causeway %s\n", benchkit.Nproc(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, benchkit.Revision(b.root))
 	p("- simulator: `causeway sim --ttft 0 --itl 0`; floor: bare `httputil.ReverseProxy` (no parsing, auth or metering); "+
 		"gateway: `causeway serve`, virtual key with a budget, metering on, access log on (info level, to a file), "+
 		"usage flushed every 200 ms (default). Each a separate process; load generator (vegeta v12.13.0, in-process) "+
-		"and all of them share the %s cores; all traffic on 127.0.0.1.\n", nproc())
+		"and all of them share the %s cores; all traffic on 127.0.0.1.\n", benchkit.Nproc())
 	p("- request: one user message, `max_tokens` 16 (16 output tokens); streaming adds `stream: true` with `include_usage`; " +
 		"latency is until the whole body is read.\n")
 	p("- open loop: %d req/s for %s; closed loop (peak): %d workers for %s; each cut into %d rounds that visit the targets in turn "+
@@ -128,13 +81,13 @@ func (b *bench) render() string {
 	return w.String()
 }
 
-func (b *bench) renderMode(w *strings.Builder, m mode) {
+func (b *bench) renderMode(w *strings.Builder, m benchkit.Mode) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	title := "Non-streaming"
-	if m.stream {
+	if m.Stream {
 		title = "Streaming (`stream: true`, `include_usage`)"
 	}
-	open, peak := b.open[m.name], b.peak[m.name]
+	open, peak := b.open[m.Name], b.peak[m.Name]
 	direct, hasDirect := open[tDirect]
 	floorOpen, hasFloor := open[tFloor]
 	floorPeak := peak[tFloor]
@@ -161,7 +114,7 @@ func (b *bench) renderMode(w *strings.Builder, m mode) {
 			add50, add99 = msDelta(r.p50-direct.p50), msDelta(r.p99-direct.p99)
 		}
 		p("| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f%% / %.2f%% |\n",
-			t.name, pk.rps(), peakRatio, ms(r.p50), ms(r.p99), ms(r.max), add50, add99,
+			t.name, pk.rps(), peakRatio, benchkit.MS(r.p50), benchkit.MS(r.p99), benchkit.MS(r.max), add50, add99,
 			cpuStr(r), cpuRatio, cpuStr(pk), cpuPeakRatio, 100*r.successRatio(), 100*pk.successRatio())
 		if achieved := float64(r.sent) / b.o.duration.Seconds(); achieved < 0.95*float64(b.o.rate) {
 			notes = append(notes, fmt.Sprintf("%s: the open loop sent only %.0f req/s of the %d asked (load generator behind)", t.name, achieved, b.o.rate))
@@ -189,13 +142,13 @@ func (b *bench) renderMode(w *strings.Builder, m mode) {
 			proc, procTicks = fmt.Sprintf("%.3f", pk.perReq(pk.cpuTicks)), pk.cpuTicks
 		}
 		busy, steal := "—", "—"
-		if pk.host.total > 0 {
-			busy = fmt.Sprintf("%.0f%%", 100*float64(pk.host.busy)/float64(pk.host.total))
-			steal = fmt.Sprintf("%.1f%%", 100*float64(pk.host.steal)/float64(pk.host.total))
+		if pk.host.Total > 0 {
+			busy = fmt.Sprintf("%.0f%%", 100*float64(pk.host.Busy)/float64(pk.host.Total))
+			steal = fmt.Sprintf("%.1f%%", 100*float64(pk.host.Steal)/float64(pk.host.Total))
 		}
 		p("| %s | %.0f | %.3f | %.3f | %s | %.3f | %.3f | %s | %s |\n", t.name, pk.rps(),
 			pk.perReq(pk.selfTicks), pk.perReq(pk.simTicks), proc, pk.perReq(pk.selfTicks+pk.simTicks+procTicks),
-			pk.perReq(pk.host.busy), busy, steal)
+			pk.perReq(pk.host.Busy), busy, steal)
 	}
 	p("\n")
 	for _, n := range notes {

@@ -6,18 +6,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/causeway-ai/causeway/bench/internal/benchkit"
 )
 
 // bench holds everything one benchmark run starts and measures.
@@ -26,10 +25,10 @@ type bench struct {
 	root    string // module root
 	tmp     string
 	bin     string // the causeway binary under test
-	sim     *child
+	sim     *benchkit.Child
 	simURL  string
 	targets []*target
-	modes   []mode
+	modes   []benchkit.Mode
 	// results[mode][target name] → open-loop and closed-loop runs.
 	open, peak map[string]map[string]runResult
 	pgNote     string // why the PostgreSQL rows are missing, if they are
@@ -40,21 +39,21 @@ type bench struct {
 
 func run(ctx context.Context, o *options) (err error) {
 	b := &bench{o: o, started: time.Now(),
-		modes: []mode{{"non-streaming", false}, {"streaming", true}},
+		modes: []benchkit.Mode{{Name: "non-streaming"}, {Name: "streaming", Stream: true}},
 		open:  map[string]map[string]runResult{}, peak: map[string]map[string]runResult{}}
-	if b.root, err = moduleRoot(); err != nil {
+	if b.root, err = benchkit.ModuleRoot("overhead"); err != nil {
 		return err
 	}
 	if b.tmp, err = os.MkdirTemp("", "causeway-bench-*"); err != nil {
 		return err
 	}
 	if o.keep {
-		logf("temporary directory (kept): %s", b.tmp)
+		benchkit.Logf("temporary directory (kept): %s", b.tmp)
 	} else {
 		defer os.RemoveAll(b.tmp)
 	}
 	defer b.dropPG()
-	defer killAll()
+	defer benchkit.KillAll()
 
 	if err := b.build(ctx); err != nil {
 		return err
@@ -63,16 +62,16 @@ func run(ctx context.Context, o *options) (err error) {
 		return err
 	}
 	for _, m := range b.modes {
-		b.open[m.name] = map[string]runResult{}
-		b.peak[m.name] = map[string]runResult{}
-		logf("measuring %s: %d rounds over %d targets", m.name, b.o.rounds, len(b.targets))
+		b.open[m.Name] = map[string]runResult{}
+		b.peak[m.Name] = map[string]runResult{}
+		benchkit.Logf("measuring %s: %d rounds over %d targets", m.Name, b.o.rounds, len(b.targets))
 		if err := b.measure(ctx, m); err != nil {
 			return err
 		}
 	}
 	for _, t := range b.targets {
 		if t.proc != nil {
-			t.rssAfter, _ = rssKB(t.proc.pid())
+			t.rssAfter, _ = benchkit.RSSKB(t.proc.Pid())
 		}
 	}
 	if o.streams > 0 {
@@ -87,13 +86,13 @@ func run(ctx context.Context, o *options) (err error) {
 	}
 	for _, t := range b.targets {
 		if t.gateway {
-			clean, took := t.proc.terminate(20 * time.Second)
+			clean, took := t.proc.Terminate(20 * time.Second)
 			if clean {
 				t.exit = fmt.Sprintf("SIGTERM → exited cleanly in %.2fs", took.Seconds())
 			} else {
-				t.exit = fmt.Sprintf("SIGTERM → did NOT exit cleanly (%v) after %.2fs", t.proc.err, took.Seconds())
+				t.exit = fmt.Sprintf("SIGTERM → did NOT exit cleanly (%v) after %.2fs", t.proc.Err, took.Seconds())
 			}
-			if n, err := countAccessLines(t.proc.logPath); err == nil {
+			if n, err := countAccessLines(t.proc.LogPath); err == nil {
 				t.exit += fmt.Sprintf("; access log: %d request lines", n)
 			}
 		}
@@ -103,88 +102,46 @@ func run(ctx context.Context, o *options) (err error) {
 	}
 	report := b.render()
 	fmt.Print(report)
-	outDir := o.outDir
-	if outDir == "" {
-		outDir = filepath.Join(b.root, "bench", "out")
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return err
-	}
-	path := filepath.Join(outDir, "overhead-"+b.started.Format("20060102-150405")+".md")
-	if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
-		return err
-	}
-	logf("report written to %s", path)
-	return nil
-}
-
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run from inside the causeway module (go run ./bench/overhead)")
-	}
-	return filepath.Dir(gomod), nil
+	return benchkit.WriteReport(b.root, o.outDir, "overhead", b.started, report)
 }
 
 func (b *bench) build(ctx context.Context) error {
 	b.bin = filepath.Join(b.tmp, "causeway")
-	logf("building causeway (go build ./cmd/causeway)")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", b.bin, "./cmd/causeway")
-	cmd.Dir = b.root
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/causeway: %w", err)
-	}
-	return nil
+	return benchkit.BuildCauseway(ctx, b.root, b.bin)
 }
 
-func (b *bench) startAll(ctx context.Context) error {
-	addr, err := freeAddr()
-	if err != nil {
+func (b *bench) startAll(ctx context.Context) (err error) {
+	if b.sim, b.simURL, err = benchkit.StartSim(ctx, b.bin, filepath.Join(b.tmp, "sim.log")); err != nil {
 		return err
 	}
-	b.simURL = "http://" + addr
-	b.sim, err = startChild("sim", filepath.Join(b.tmp, "sim.log"), nil,
-		b.bin, "sim", "--listen", addr, "--ttft", "0", "--itl", "0", "--quiet")
-	if err != nil {
-		return err
-	}
-	if err := waitReady(ctx, b.sim, b.simURL+"/sim/stats", 15*time.Second); err != nil {
-		return err
-	}
-	logf("simulator on %s (pid %d)", b.simURL, b.sim.pid())
 	upstreamHeader := http.Header{"Authorization": {"Bearer sim-key"}, "Content-Type": {"application/json"}}
 
 	if b.o.only[tDirect] {
 		b.targets = append(b.targets, &target{name: tDirect, base: b.simURL, model: "gpt-4.1-mini",
-			header: upstreamHeader, client: newClient()})
+			header: upstreamHeader, client: benchkit.NewClient()})
 	}
 	if b.o.only[tFloor] {
 		self, err := os.Executable()
 		if err != nil {
 			return err
 		}
-		addr, err := freeAddr()
+		addr, err := benchkit.FreeAddr()
 		if err != nil {
 			return err
 		}
-		c, err := startChild("floor", filepath.Join(b.tmp, "floor.log"), nil,
+		c, err := benchkit.StartChild("floor", filepath.Join(b.tmp, "floor.log"), nil,
 			self, "-floor-proxy", "-listen", addr, "-upstream", b.simURL)
 		if err != nil {
 			return err
 		}
 		base := "http://" + addr
-		if err := waitReady(ctx, c, base+"/sim/stats", 15*time.Second); err != nil {
+		if err := benchkit.WaitReady(ctx, c, base+"/sim/stats", 15*time.Second); err != nil {
 			return err
 		}
-		t := &target{name: tFloor, base: base, model: "gpt-4.1-mini", header: upstreamHeader, proc: c, client: newClient()}
-		t.rssRest, _ = rssKB(c.pid())
+		t := &target{name: tFloor, base: base, model: "gpt-4.1-mini", header: upstreamHeader, proc: c, client: benchkit.NewClient()}
+		t.rssRest, _ = benchkit.RSSKB(c.Pid())
 		b.targets = append(b.targets, t)
-		logf("floor proxy on %s (pid %d)", base, c.pid())
+		benchkit.Logf("floor proxy on %s (pid %d)", base, c.Pid())
 	}
 	if b.o.only[tSQLite] {
 		t, err := b.startGateway(ctx, tSQLite, filepath.Join(b.tmp, "causeway.db"))
@@ -197,7 +154,7 @@ func (b *bench) startAll(ctx context.Context) error {
 		dsn, err := b.createPG(ctx)
 		if err != nil {
 			b.pgNote = "PostgreSQL rows skipped: " + err.Error()
-			logf("%s", b.pgNote)
+			benchkit.Logf("%s", b.pgNote)
 		} else {
 			t, err := b.startGateway(ctx, tPostgres, dsn)
 			if err != nil {
@@ -243,17 +200,17 @@ func (b *bench) dropPG() {
 	if b.pgDB == "" {
 		return
 	}
-	killAll()
+	benchkit.KillAll()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, b.o.pgAdmin)
 	if err != nil {
-		logf("could not drop database %s: %v", b.pgDB, err)
+		benchkit.Logf("could not drop database %s: %v", b.pgDB, err)
 		return
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+b.pgDB+" WITH (FORCE)"); err != nil {
-		logf("could not drop database %s: %v", b.pgDB, err)
+		benchkit.Logf("could not drop database %s: %v", b.pgDB, err)
 		return
 	}
 	b.pgDB = ""
@@ -291,7 +248,7 @@ models:
 `
 
 func (b *bench) startGateway(ctx context.Context, name, store string) (*target, error) {
-	addr, err := freeAddr()
+	addr, err := benchkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -303,15 +260,15 @@ func (b *bench) startGateway(ctx context.Context, name, store string) (*target, 
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	c, err := startChild(name, filepath.Join(b.tmp, name+".log"), nil, b.bin, "serve", "--config", cfgPath)
+	c, err := benchkit.StartChild(name, filepath.Join(b.tmp, name+".log"), nil, b.bin, "serve", "--config", cfgPath)
 	if err != nil {
 		return nil, err
 	}
 	base := "http://" + addr
-	if err := waitReady(ctx, c, base+"/readyz", 30*time.Second); err != nil {
+	if err := benchkit.WaitReady(ctx, c, base+"/readyz", 30*time.Second); err != nil {
 		return nil, err
 	}
-	t := &target{name: name, base: base, model: "sim-openai", proc: c, client: newClient(), gateway: true, adminKey: adminKey}
+	t := &target{name: name, base: base, model: "sim-openai", proc: c, client: benchkit.NewClient(), gateway: true, adminKey: adminKey}
 	var key struct {
 		ID  string `json:"id"`
 		Key string `json:"key"`
@@ -322,59 +279,27 @@ func (b *bench) startGateway(ctx context.Context, name, store string) (*target, 
 	}
 	t.keyID = key.ID
 	t.header = http.Header{"Authorization": {"Bearer " + key.Key}, "Content-Type": {"application/json"}}
-	t.rssRest, _ = rssKB(c.pid())
-	logf("%s on %s (pid %d), key %s", name, base, c.pid(), key.ID)
+	t.rssRest, _ = benchkit.RSSKB(c.Pid())
+	benchkit.Logf("%s on %s (pid %d), key %s", name, base, c.Pid(), key.ID)
 	return t, nil
-}
-
-func adminCall(ctx context.Context, t *target, method, path, body string, out any) (int, error) {
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(cctx, method, t.base+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+t.adminKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, err
-	}
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decode %s: %v", bytes.TrimSpace(data), err)
-		}
-	} else if resp.StatusCode >= 300 {
-		return resp.StatusCode, fmt.Errorf("%s", bytes.TrimSpace(data))
-	}
-	return resp.StatusCode, nil
 }
 
 // measure runs one mode: each target is warmed up, then the open-loop
 // and the closed-loop runs are cut into rounds, each round visiting every
 // target in turn (starting with a different one each round), so that
 // noise from the rest of the machine lands on every target alike.
-func (b *bench) measure(ctx context.Context, m mode) error {
-	open, peak := b.open[m.name], b.peak[m.name]
+func (b *bench) measure(ctx context.Context, m benchkit.Mode) error {
+	open, peak := b.open[m.Name], b.peak[m.Name]
 	for _, t := range b.targets {
 		if b.o.warmup <= 0 {
 			break
 		}
-		w := attack(ctx, t, b.sim, chatBody(t.model, m.stream, 16), m.stream, 0, uint64(b.o.workers), b.o.warmup)
+		w := attack(ctx, t, b.sim, benchkit.ChatBody(t.model, m.Stream, 16), m.Stream, 0, uint64(b.o.workers), b.o.warmup)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if w.ok == 0 {
-			return fmt.Errorf("%s %s warm-up: no request succeeded: %s", t.name, m.name, strings.Join(sortedErrs(w.errs), "; "))
+			return fmt.Errorf("%s %s warm-up: no request succeeded: %s", t.name, m.Name, strings.Join(sortedErrs(w.errs), "; "))
 		}
 	}
 	rounds := b.o.rounds
@@ -387,10 +312,10 @@ func (b *bench) measure(ctx context.Context, m mode) error {
 		for r := range rounds {
 			for i := range n {
 				t := b.targets[(r+i)%n]
-				if t.proc != nil && t.proc.exited() {
-					return fmt.Errorf("%s exited (%v); log tail:\n%s", t.name, t.proc.err, t.proc.logTail())
+				if t.proc != nil && t.proc.Exited() {
+					return fmt.Errorf("%s exited (%v); log tail:\n%s", t.name, t.proc.Err, t.proc.LogTail())
 				}
-				one := attack(ctx, t, b.sim, chatBody(t.model, m.stream, 16), m.stream, rate, uint64(b.o.workers), dur)
+				one := attack(ctx, t, b.sim, benchkit.ChatBody(t.model, m.Stream, 16), m.Stream, rate, uint64(b.o.workers), dur)
 				if err := ctx.Err(); err != nil {
 					return err
 				}
@@ -402,8 +327,8 @@ func (b *bench) measure(ctx context.Context, m mode) error {
 	}
 	for _, t := range b.targets {
 		r, p := open[t.name], peak[t.name]
-		logf("[%s] %-16s open loop %d/s: sent %d, ok %.2f%%, p50 %s p99 %s max %s, cpu %s ms/req; closed loop %d workers: %.0f req/s, ok %.2f%%, cpu %s ms/req",
-			m.name, t.name, b.o.rate, r.sent, 100*r.successRatio(), ms(r.p50), ms(r.p99), ms(r.max), cpuStr(r),
+		benchkit.Logf("[%s] %-16s open loop %d/s: sent %d, ok %.2f%%, p50 %s p99 %s max %s, cpu %s ms/req; closed loop %d workers: %.0f req/s, ok %.2f%%, cpu %s ms/req",
+			m.Name, t.name, b.o.rate, r.sent, 100*r.successRatio(), benchkit.MS(r.p50), benchkit.MS(r.p99), benchkit.MS(r.max), cpuStr(r),
 			b.o.workers, p.rps(), 100*p.successRatio(), cpuStr(p))
 	}
 	return nil
@@ -417,7 +342,7 @@ func (b *bench) memory(ctx context.Context) error {
 	}
 	defer func() {
 		if err := b.setSimLatency(context.Background(), 0, 0); err != nil {
-			logf("could not reset the simulator's latency: %v", err)
+			benchkit.Logf("could not reset the simulator's latency: %v", err)
 		}
 	}()
 	for _, t := range b.targets {
@@ -425,9 +350,9 @@ func (b *bench) memory(ctx context.Context) error {
 			continue
 		}
 		// No max_tokens: 20–28 tokens at 50 ms each keeps a stream open 1–1.4 s.
-		t.streams = holdStreams(ctx, t, chatBody(t.model, true, 0), b.o.streams)
+		t.streams = holdStreams(ctx, t, benchkit.ChatBody(t.model, true, 0), b.o.streams)
 		s := t.streams
-		logf("%-16s %d open streams: %d ok in %.2fs, RSS peak %s", t.name, s.n, s.ok, s.took.Seconds(), mib(s.peakKB))
+		benchkit.Logf("%-16s %d open streams: %d ok in %.2fs, RSS peak %s", t.name, s.n, s.ok, s.took.Seconds(), mib(s.peakKB))
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -467,7 +392,7 @@ func (b *bench) checkUsage(ctx context.Context, t *target) {
 	_, err := adminCall(ctx, t, http.MethodGet, "/admin/v1/usage?key_id="+t.keyID, "", &u)
 	t.usage = &usageCheck{metered: u.Requests, sent: t.okSent.Load(), err: err}
 	if err == nil && u.Requests != t.okSent.Load() {
-		logf("!!! %s usage MISMATCH: metered %d requests, %d succeeded", t.name, u.Requests, t.okSent.Load())
+		benchkit.Logf("!!! %s usage MISMATCH: metered %d requests, %d succeeded", t.name, u.Requests, t.okSent.Load())
 	}
 }
 
@@ -486,4 +411,8 @@ func countAccessLines(path string) (int, error) {
 		}
 	}
 	return n, sc.Err()
+}
+
+func adminCall(ctx context.Context, t *target, method, path, body string, out any) (int, error) {
+	return benchkit.Call(ctx, 30*time.Second, method, t.base+path, "Bearer "+t.adminKey, body, out)
 }
