@@ -222,3 +222,24 @@ func TestDoorsByProviders(t *testing.T) {
 		})
 	}
 }
+
+// TestImageTooLargeForTarget: an inline image beyond what the target takes
+// is refused with a 400 that says so, before it goes upstream.
+func TestImageTooLargeForTarget(t *testing.T) {
+	e := simExample(t)
+	_, key := e.CreateKey(t, server.KeyRequest{Name: "img"})
+	big := "data:image/png;base64," + strings.Repeat("A", 7<<20) // ~5.3 MB decoded, under the 8 MiB body limit
+	body := `{"model":"%s","messages":[{"role":"user","content":[{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"` + big + `"}}]}]}`
+	for _, m := range []struct{ alias, upstream string }{{"sim-anthropic", "claude-sonnet-4-5"}, {"sim-bedrock", "us.amazon.nova-pro-v1:0"}} {
+		status, _, b := e.Post(t, key, "/v1/chat/completions", strings.Replace(body, "%s", m.alias, 1))
+		if status != 400 {
+			t.Fatalf("%s: status %d, want 400: %.300s", m.alias, status, b)
+		}
+		if eb := decodeError(t, b); !strings.Contains(eb.Error.Message, "at most") {
+			t.Errorf("%s: message %q does not give the limit", m.alias, eb.Error.Message)
+		}
+		if got := e.Sim.Stats().Requests[m.upstream]; got != 0 {
+			t.Errorf("%s: the image went upstream (%d requests)", m.alias, got)
+		}
+	}
+}

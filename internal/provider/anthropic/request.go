@@ -2,7 +2,9 @@ package anthropic
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -292,12 +294,18 @@ func imageSource(p *llm.Part, at string) (*wire.Source, error) {
 		if mt == "" {
 			mt = "image/png"
 		}
+		if err := checkImageSize(at, p.Data); err != nil {
+			return nil, err
+		}
 		return &wire.Source{Type: "base64", MediaType: mt, Data: p.Data}, nil
 	case strings.HasPrefix(u, "data:"):
 		meta, data, ok := strings.Cut(u[len("data:"):], ",")
 		mt, isB64 := strings.CutSuffix(meta, ";base64")
 		if !ok || !isB64 || mt == "" {
 			return nil, invalid(at, "anthropic accepts only base64 data: URLs with a media type for images")
+		}
+		if err := checkImageSize(at, data); err != nil {
+			return nil, err
 		}
 		return &wire.Source{Type: "base64", MediaType: mt, Data: data}, nil
 	case strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://"):
@@ -453,4 +461,18 @@ func appendExtra(obj []byte, extra map[string]json.RawMessage) []byte {
 		out = append(out, extra[k]...)
 	}
 	return append(out, '}')
+}
+
+// maxImageBytes is Anthropic's limit on one image (5 MB decoded).
+const maxImageBytes = 5 << 20
+
+// checkImageSize refuses an inline image larger than Anthropic accepts,
+// before it travels upstream only to be refused there.
+func checkImageSize(at, b64 string) error {
+	if n := base64.StdEncoding.DecodedLen(len(b64)); n > maxImageBytes+2 {
+		e := invalid(at, fmt.Sprintf("the image is about %.1f MB; anthropic accepts images of at most 5 MB", float64(n)/(1<<20)))
+		e.Code = "image_too_large"
+		return e
+	}
+	return nil
 }

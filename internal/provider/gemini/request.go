@@ -284,7 +284,17 @@ func encodePart(p *llm.Part, param string) (wire.Part, error) {
 		return wire.Part{Text: p.Text}, nil
 	case llm.PartImage:
 		if p.ImageURL == "" && p.Data != "" {
+			if err := checkInlineSize(param, p.Data); err != nil {
+				return wire.Part{}, err
+			}
 			return wire.Part{InlineData: &wire.Blob{MimeType: p.MediaType, Data: p.Data}}, nil
+		}
+		if rest, ok := strings.CutPrefix(p.ImageURL, "data:"); ok {
+			if _, data, ok := strings.Cut(rest, ","); ok {
+				if err := checkInlineSize(param, data); err != nil {
+					return wire.Part{}, err
+				}
+			}
 		}
 		return encodeURL(p.ImageURL, p.MediaType, param, "image")
 	case llm.PartAudio:
@@ -416,4 +426,17 @@ func appendExtra(obj []byte, extra map[string]json.RawMessage) []byte {
 		out = append(out, extra[k]...)
 	}
 	return append(out, '}')
+}
+
+// maxInlineBytes is Gemini's limit on inline data in one request (20 MB);
+// larger files go through the Files API, which Causeway does not proxy.
+const maxInlineBytes = 20 << 20
+
+func checkInlineSize(param, b64 string) error {
+	if n := base64.StdEncoding.DecodedLen(len(b64)); n > maxInlineBytes+2 {
+		e := invalid(param, "the image is about %.1f MB; gemini accepts at most 20 MB of inline data per request", float64(n)/(1<<20))
+		e.Code = "image_too_large"
+		return e
+	}
+	return nil
 }
