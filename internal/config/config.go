@@ -93,6 +93,77 @@ type Config struct {
 	Prices map[string]PriceUSD `yaml:"prices"`
 	// Teams holds per-team policy for the teams that keys name.
 	Teams []Team `yaml:"teams"`
+	// Tools are the server-side tools the Responses runtime executes on a
+	// model's behalf, as the caller. A key uses only the tools it allows.
+	Tools Tools `yaml:"tools"`
+}
+
+// Tools configures server-side tools.
+type Tools struct {
+	// HTTP tools call an HTTP endpoint with the model's arguments.
+	HTTP []HTTPTool `yaml:"http"`
+	// MCP lists Model Context Protocol servers whose tools are offered.
+	MCP []MCPServer `yaml:"mcp"`
+	// Sandbox offers a JavaScript sandbox tool when enabled.
+	Sandbox Sandbox `yaml:"sandbox"`
+	// MaxSteps caps the model calls of one response's tool loop. The
+	// default is 8.
+	MaxSteps int `yaml:"max_steps"`
+}
+
+// HTTPTool is a tool backed by an HTTP endpoint.
+type HTTPTool struct {
+	// Name is the function name the model calls. Required, unique.
+	Name string `yaml:"name"`
+	// Description tells the model what the tool does.
+	Description string `yaml:"description"`
+	// Method is the HTTP method. The default is GET.
+	Method string `yaml:"method"`
+	// URL is the endpoint; {name} placeholders are filled, escaped, from
+	// the arguments. Remaining arguments go in the query (GET) or as a
+	// JSON body (other methods).
+	URL string `yaml:"url"`
+	// Parameters is the JSON Schema of the arguments, written in YAML.
+	Parameters map[string]any `yaml:"parameters"`
+	// Headers are sent with every call; values may be secrets from the
+	// environment and are never shown to the model.
+	Headers map[string]Secret `yaml:"headers"`
+	// AllowHosts lists hosts (or host:port) the tool may reach even
+	// though they are loopback or private; every other destination must
+	// be a public address. Redirects are re-checked.
+	AllowHosts []string `yaml:"allow_hosts"`
+	// Timeout bounds a call. The default is "10s".
+	Timeout Duration `yaml:"timeout"`
+	// MaxResponseBytes caps the body returned to the model. The default
+	// is 65536.
+	MaxResponseBytes int `yaml:"max_response_bytes"`
+}
+
+// MCPServer is a Model Context Protocol server.
+type MCPServer struct {
+	// Name prefixes its tools' names ("name__tool"). Required, unique.
+	Name string `yaml:"name"`
+	// URL is a Streamable HTTP endpoint; set URL or Command.
+	URL string `yaml:"url"`
+	// Command runs a stdio server (argv).
+	Command []string `yaml:"command"`
+	// Headers are sent to a Streamable HTTP server.
+	Headers map[string]Secret `yaml:"headers"`
+	// Pins maps a tool name to the SHA-256 (hex) of its description and
+	// schema as approved; a tool whose description changes is disabled
+	// until its pin is updated. Tools without a pin are pinned on first
+	// sight.
+	Pins map[string]string `yaml:"pins"`
+}
+
+// Sandbox configures the JavaScript sandbox tool.
+type Sandbox struct {
+	// Enabled offers the tool "run_javascript". Off by default.
+	Enabled bool `yaml:"enabled"`
+	// Timeout bounds one run's CPU time. The default is "2s".
+	Timeout Duration `yaml:"timeout"`
+	// MemoryMB caps one run's memory. The default is 64.
+	MemoryMB int `yaml:"memory_mb"`
 }
 
 // Team is the policy of one team (the team field of its keys).
