@@ -12,4 +12,8 @@ import (
 	_ "github.com/pkoukk/tiktoken-go"
 	_ "github.com/pkoukk/tiktoken-go-loader"
 	_ "google.golang.org/genai"
+
+	// Pinned for the runtime's tools (used by non-test code as it lands).
+	_ "github.com/dop251/goja"
+	_ "github.com/modelcontextprotocol/go-sdk/mcp"
 )
