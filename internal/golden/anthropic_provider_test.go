@@ -3,7 +3,6 @@ package golden
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -43,19 +42,7 @@ func TestOpenAIToAnthropicRequest(t *testing.T) {
 func TestAnthropicProviderToOpenAIStream(t *testing.T) {
 	run(t, "openai-anthropic", "stream-*.txt", func(t *testing.T, in []byte) []byte {
 		st := antprov.DecodeStream(bytes.NewReader(in), strings.Contains(t.Name(), "json"))
-		defer st.Close()
-		enc := &oaidoor.ChunkEncoder{ID: "chatcmpl-golden", Model: "alias", Created: 1700000000, IncludeUsage: true}
-		var out []byte
-		for {
-			ev, err := st.Next()
-			if errors.Is(err, io.EOF) {
-				return oaidoor.Done(out)
-			}
-			if err != nil {
-				return oaidoor.StreamError(out, err)
-			}
-			out = enc.Encode(out, &ev)
-		}
+		return openAIStreamOut(st)
 	})
 }
 
@@ -67,12 +54,7 @@ func TestAnthropicProviderToOpenAIWhole(t *testing.T) {
 		if err != nil {
 			return errText(err)
 		}
-		col := oaidoor.NewCollector("chatcmpl-golden", "alias", 1700000000)
-		for i := range evs {
-			col.Add(&evs[i])
-		}
-		b, _ := json.Marshal(col.Response())
-		return indent(t, b)
+		return openAIWholeOut(t, evs)
 	})
 }
 

@@ -3,7 +3,6 @@ package golden
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -45,19 +44,7 @@ func TestOpenAIToAzureRequest(t *testing.T) {
 func TestAzureToOpenAIStream(t *testing.T) {
 	run(t, "openai-azure", "stream-*.txt", func(t *testing.T, in []byte) []byte {
 		st := oaiprov.DecodeStream(bytes.NewReader(in))
-		defer st.Close()
-		enc := &oaidoor.ChunkEncoder{ID: "chatcmpl-golden", Model: "alias", Created: 1700000000, IncludeUsage: true}
-		var out []byte
-		for {
-			ev, err := st.Next()
-			if errors.Is(err, io.EOF) {
-				return oaidoor.Done(out)
-			}
-			if err != nil {
-				return oaidoor.StreamError(out, err)
-			}
-			out = enc.Encode(out, &ev)
-		}
+		return openAIStreamOut(st)
 	})
 }
 
@@ -68,12 +55,7 @@ func TestAzureToOpenAIWhole(t *testing.T) {
 		if err != nil {
 			return errText(err)
 		}
-		col := oaidoor.NewCollector("chatcmpl-golden", "alias", 1700000000)
-		for i := range evs {
-			col.Add(&evs[i])
-		}
-		b, _ := json.Marshal(col.Response())
-		return indent(t, b)
+		return openAIWholeOut(t, evs)
 	})
 }
 

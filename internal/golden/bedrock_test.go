@@ -3,7 +3,6 @@ package golden
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -101,19 +100,7 @@ func TestBedrockToOpenAIStream(t *testing.T) {
 	run(t, "openai-bedrock", "stream-*.txt", func(t *testing.T, in []byte) []byte {
 		jsonMode := strings.HasPrefix(filepath.Base(t.Name()), "stream-json-")
 		st := bedrockprov.DecodeStream(bytes.NewReader(encodeFrames(t, in)), jsonMode)
-		defer st.Close()
-		enc := &oaidoor.ChunkEncoder{ID: "chatcmpl-golden", Model: "alias", Created: 1700000000, IncludeUsage: true}
-		var out []byte
-		for {
-			ev, err := st.Next()
-			if errors.Is(err, io.EOF) {
-				return oaidoor.Done(out)
-			}
-			if err != nil {
-				return oaidoor.StreamError(out, err)
-			}
-			out = enc.Encode(out, &ev)
-		}
+		return openAIStreamOut(st)
 	})
 }
 
@@ -126,12 +113,7 @@ func TestBedrockToOpenAIWhole(t *testing.T) {
 		if err != nil {
 			return errText(err)
 		}
-		col := oaidoor.NewCollector("chatcmpl-golden", "alias", 1700000000)
-		for i := range evs {
-			col.Add(&evs[i])
-		}
-		b, _ := json.Marshal(col.Response())
-		return indent(t, b)
+		return openAIWholeOut(t, evs)
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	oaidoor "github.com/causeway-ai/causeway/internal/frontdoor/openai"
+	"github.com/causeway-ai/causeway/internal/llm"
 	oaiprov "github.com/causeway-ai/causeway/internal/provider/openai"
 )
 
@@ -88,19 +89,7 @@ func TestOpenAIToOpenAIRequest(t *testing.T) {
 func TestOpenAIToOpenAIStream(t *testing.T) {
 	run(t, "openai-openai", "stream-*.txt", func(t *testing.T, in []byte) []byte {
 		st := oaiprov.DecodeStream(bytes.NewReader(in))
-		defer st.Close()
-		enc := &oaidoor.ChunkEncoder{ID: "chatcmpl-golden", Model: "alias", Created: 1700000000, IncludeUsage: true}
-		var out []byte
-		for {
-			ev, err := st.Next()
-			if errors.Is(err, io.EOF) {
-				return oaidoor.Done(out)
-			}
-			if err != nil {
-				return oaidoor.StreamError(out, err)
-			}
-			out = enc.Encode(out, &ev)
-		}
+		return openAIStreamOut(st)
 	})
 }
 
@@ -112,11 +101,35 @@ func TestOpenAIToOpenAIWhole(t *testing.T) {
 		if err != nil {
 			return errText(err)
 		}
-		col := oaidoor.NewCollector("chatcmpl-golden", "alias", 1700000000)
-		for i := range evs {
-			col.Add(&evs[i])
-		}
-		b, _ := json.Marshal(col.Response())
-		return indent(t, b)
+		return openAIWholeOut(t, evs)
 	})
+}
+
+// openAIStreamOut encodes a canonical stream as the OpenAI door would send
+// it: chunks, then [DONE] or the error event that ends a failed stream.
+func openAIStreamOut(st llm.Stream) []byte {
+	defer st.Close()
+	enc := &oaidoor.ChunkEncoder{ID: "chatcmpl-golden", Model: "alias", Created: 1700000000, IncludeUsage: true}
+	var out []byte
+	for {
+		ev, err := st.Next()
+		if errors.Is(err, io.EOF) {
+			return oaidoor.Done(out)
+		}
+		if err != nil {
+			return oaidoor.StreamError(out, err)
+		}
+		out = enc.Encode(out, &ev)
+	}
+}
+
+// openAIWholeOut collects canonical events into the OpenAI door's whole
+// chat.completion, indented.
+func openAIWholeOut(t *testing.T, evs []llm.Event) []byte {
+	col := oaidoor.NewCollector("chatcmpl-golden", "alias", 1700000000)
+	for i := range evs {
+		col.Add(&evs[i])
+	}
+	b, _ := json.Marshal(col.Response())
+	return indent(t, b)
 }
