@@ -39,6 +39,9 @@ type Key struct {
 	// Regions restricts where the key's requests are served: only targets
 	// in these regions are used, even on fallback. Empty means anywhere.
 	Regions []string `json:"regions,omitempty"`
+	// Tools lists the server-side tools (by name) the key's responses may
+	// have executed; empty means none.
+	Tools []string `json:"tools,omitempty"`
 	// RPM and TPM are request and token rate limits per minute; 0 = none.
 	RPM       int        `json:"rpm,omitempty"`
 	TPM       int        `json:"tpm,omitempty"`
@@ -48,6 +51,9 @@ type Key struct {
 
 // Revoked reports whether the key has been revoked.
 func (k *Key) Revoked() bool { return k.RevokedAt != nil }
+
+// AllowsTool reports whether the key may use the server-side tool.
+func (k *Key) AllowsTool(name string) bool { return slices.Contains(k.Tools, name) }
 
 // AllowsModel reports whether the key may use the model alias.
 func (k *Key) AllowsModel(alias string) bool {

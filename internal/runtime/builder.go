@@ -26,14 +26,21 @@ type builder struct {
 	final  []byte
 	finalT string
 
-	msg     int // output index of the open message, -1 if none
-	text    strings.Builder
-	tool    int         // output index of the open function call, -1 if none
-	tools   map[int]int // canonical tool index → output index
-	usage   llm.Usage
-	sawUse  bool
-	finish  llm.FinishReason
-	failure error
+	msg    int // output index of the open message, -1 if none
+	text   strings.Builder
+	tool   int         // output index of the open function call, -1 if none
+	tools  map[int]int // canonical tool index → output index
+	usage  llm.Usage
+	base   llm.Usage // the usage of the steps before this one
+	sawUse bool
+	// stepStart is the output index where the current model call's items
+	// begin; stop, when set, ends the response incomplete with it.
+	stepStart int
+	stop      string
+	// requestIDs are the request ids of the response's model calls.
+	requestIDs []string
+	finish     llm.FinishReason
+	failure    error
 }
 
 func newBuilder(cp *CreateParams, emit Emit) *builder {
@@ -44,7 +51,7 @@ func newBuilder(cp *CreateParams, emit Emit) *builder {
 		Temperature: 1, TopP: 1, Truncation: "disabled", Metadata: map[string]string{}, Tools: []json.RawMessage{},
 		ToolChoice: json.RawMessage(`"auto"`), Text: wire.TextConfig{Format: &wire.Format{Type: "text"}, Verbosity: "medium"},
 		Instructions: r.Instructions, MaxOutputTokens: r.MaxOutputTokens, PreviousResponseID: r.PreviousResponseID,
-		User: r.User, SafetyIdentifier: r.SafetyIdentifier,
+		User: r.User, SafetyIdentifier: r.SafetyIdentifier, MaxToolCalls: r.MaxToolCalls,
 	}
 	if r.Store != nil {
 		resp.Store = *r.Store
@@ -175,7 +182,8 @@ func (b *builder) add(ev *llm.Event) error {
 	case llm.EventFinish:
 		b.finish = ev.FinishReason
 	case llm.EventUsage:
-		b.usage, b.sawUse = ev.Usage, true
+		b.usage, b.sawUse = b.base, true
+		b.usage.Add(ev.Usage)
 	}
 	return nil
 }
@@ -272,6 +280,26 @@ func (b *builder) setUsage() {
 		TotalTokens: in + u.OutputTokens}
 }
 
+// nextStep starts a model call's events: its tool indexes are its own.
+func (b *builder) nextStep() {
+	b.tools = map[int]int{}
+	b.msg, b.tool = -1, -1
+	b.finish = ""
+	b.base = b.usage
+	b.stepStart = len(b.resp.Output)
+}
+
+// stepCalls returns the function calls of the current model call.
+func (b *builder) stepCalls() []wire.Item {
+	var out []wire.Item
+	for _, it := range b.resp.Output[b.stepStart:] {
+		if it.Type == "function_call" {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
 // end completes the response after the last event.
 func (b *builder) end() error {
 	if err := b.closeAll(); err != nil {
@@ -288,6 +316,11 @@ func (b *builder) end() error {
 	default:
 		b.resp.Status = "completed"
 	}
+	if b.stop != "" {
+		b.resp.Status = "incomplete"
+		b.resp.IncompleteDetails = &wire.IncompleteDetails{Reason: b.stop}
+	}
+	b.info()
 	now := time.Now().Unix()
 	b.resp.CompletedAt = &now
 	return nil
@@ -297,18 +330,22 @@ func (b *builder) end() error {
 // the client are not checked here: finishStream reports them.
 func (b *builder) fail(err error) {
 	b.failure = err
-	emit := b.emit
-	var werr error
-	b.emit = func(typ string, data []byte) error {
-		if werr == nil {
-			werr = emit(typ, data)
+	if emit := b.emit; emit != nil {
+		var werr error
+		b.emit = func(typ string, data []byte) error {
+			if werr == nil {
+				werr = emit(typ, data)
+			}
+			return nil
 		}
-		return nil
+		_ = b.closeAll()
+		b.emit = emit
+	} else {
+		_ = b.closeAll()
 	}
-	_ = b.closeAll()
-	b.emit = emit
 	e := llm.AsError(err)
 	b.setUsage()
+	b.info()
 	b.resp.Status = "failed"
 	b.resp.Error = &wire.Error{Code: "server_error", Message: e.Message}
 }
@@ -340,4 +377,12 @@ func (b *builder) finishStream() error {
 	}
 	b.prepareFinal()
 	return b.emit(b.finalT, b.final)
+}
+
+// info records, on the response, the request ids of its model calls:
+// their usage records in the ledger carry them.
+func (b *builder) info() {
+	if len(b.requestIDs) > 0 {
+		b.resp.Causeway = &wire.ResponseInfo{RequestIDs: b.requestIDs}
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/causeway-ai/causeway/internal/llm"
 	wire "github.com/causeway-ai/causeway/internal/schema/responses"
 	"github.com/causeway-ai/causeway/internal/store"
+	"github.com/causeway-ai/causeway/internal/tool"
 )
 
 // Store is what the runtime needs of the database; *store.Store has it.
@@ -48,6 +49,14 @@ var _ Store = (*store.Store)(nil)
 type Runtime struct {
 	GW    *gateway.Gateway
 	Store Store
+	// Tools are the server-side tools a request may list as
+	// {"type": "causeway", "name": …}; nil means none.
+	Tools *tool.Registry
+	// MaxSteps returns the cap on one response's model calls (the
+	// configuration's tools.max_steps); nil or 0 means DefaultMaxSteps.
+	MaxSteps func() int
+	// Meter records each server-side tool call; nil records nothing.
+	Meter Meter
 }
 
 // maxChain bounds how far back a previous_response_id chain is followed.
@@ -192,7 +201,7 @@ func (rt *Runtime) resolve(ctx context.Context, o store.Owner, hist, input []wir
 }
 
 // request builds the canonical request for the context.
-func request(cp *CreateParams, items []wire.Item) (*llm.Request, error) {
+func request(cp *CreateParams, items []wire.Item, ts *toolset) (*llm.Request, error) {
 	r := cp.Req
 	msgs, err := ToMessages(items)
 	if err != nil {
@@ -215,17 +224,7 @@ func request(cp *CreateParams, items []wire.Item) (*llm.Request, error) {
 	if r.Reasoning != nil && r.Reasoning.Effort != nil {
 		req.ReasoningEffort = *r.Reasoning.Effort
 	}
-	for _, raw := range r.Tools {
-		var t wire.FunctionTool
-		if err := json.Unmarshal(raw, &t); err != nil {
-			return nil, invalid("tools", "Invalid 'tools': "+err.Error())
-		}
-		tool := llm.Tool{Name: t.Name, Parameters: t.Parameters, Strict: t.Strict}
-		if t.Description != nil {
-			tool.Description = *t.Description
-		}
-		req.Tools = append(req.Tools, tool)
-	}
+	req.Tools = ts.llm
 	if len(r.ToolChoice) > 0 {
 		var s string
 		if json.Unmarshal(r.ToolChoice, &s) == nil {
@@ -255,6 +254,11 @@ func request(cp *CreateParams, items []wire.Item) (*llm.Request, error) {
 // stream's events as they happen; errors it returns came before the
 // first event, except a failed write to the client. A failure after the
 // first event ends the stream with response.failed and is not returned.
+//
+// When the model calls server-side tools the request listed, the runtime
+// runs them (as the principal, in parallel), appends each call's
+// function_call_output, and calls the model again, up to MaxSteps model
+// calls; see docs/runtime.md.
 func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *CreateParams, emit Emit) (*wire.Response, error) {
 	o := OwnerOf(p)
 	hist, err := rt.history(ctx, o, cp)
@@ -269,39 +273,81 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 	if err := checkToolPairs(all); err != nil {
 		return nil, err
 	}
-	req, err := request(cp, all)
+	ts, err := rt.toolsFor(p, cp.Req)
 	if err != nil {
 		return nil, err
 	}
-	call, err := rt.GW.Chat(ctx, p, req)
+	req, err := request(cp, all, ts)
 	if err != nil {
 		return nil, err
 	}
+	if gateway.Info(ctx) == nil {
+		ctx = gateway.WithRequestInfo(ctx, &gateway.RequestInfo{ID: gateway.NewRequestID()})
+	}
+	rid := gateway.RequestID(ctx)
+	l := &loop{rt: rt, p: p, cp: cp, ts: ts, rid: rid, counts: repeatCounts(all)}
 	b := newBuilder(cp, emit)
-	if err := b.start(); err != nil {
-		call.Finish(err)
-		return nil, err
-	}
-	for {
-		ev, err := call.Next()
+	maxSteps := rt.maxSteps()
+	for step := 1; ; step++ {
+		sctx, srid := ctx, rid
+		if step > 1 {
+			sctx, srid = stepContext(ctx, rid, step)
+		}
+		call, err := rt.GW.Chat(sctx, p, req)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				call.Finish(nil)
-				break
-			}
-			call.Finish(nil)
-			if emit == nil {
+			if step == 1 {
 				return nil, err
 			}
-			b.fail(err)
-			if serr := rt.save(ctx, o, cp, b, input); serr != nil {
-				return nil, serr
-			}
-			return b.resp, b.finishStream()
+			return rt.failed(ctx, o, cp, b, input, err)
 		}
-		if werr := b.add(&ev); werr != nil {
-			call.Finish(werr)
-			return nil, werr
+		b.requestIDs = append(b.requestIDs, srid)
+		if step == 1 {
+			if err := b.start(); err != nil {
+				call.Finish(err)
+				return nil, err
+			}
+		}
+		b.nextStep()
+		for {
+			ev, err := call.Next()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					call.Finish(nil)
+					break
+				}
+				call.Finish(nil)
+				if emit == nil && step == 1 {
+					return nil, err
+				}
+				return rt.failed(ctx, o, cp, b, input, err)
+			}
+			if werr := b.add(&ev); werr != nil {
+				call.Finish(werr)
+				return nil, werr
+			}
+		}
+		if err := b.closeAll(); err != nil {
+			return nil, err
+		}
+		calls := b.stepCalls()
+		if len(calls) == 0 || b.finish == llm.FinishLength || b.finish == llm.FinishContentFilter {
+			break
+		}
+		oc, err := l.runCalls(ctx, b, calls)
+		if err != nil {
+			return nil, err
+		}
+		if oc.clientCalls || oc.stop {
+			b.stop = oc.reason
+			break
+		}
+		if step >= maxSteps {
+			b.stop = reasonMaxToolCalls
+			break
+		}
+		all = append(all, b.resp.Output[b.stepStart:]...)
+		if req, err = request(cp, all, ts); err != nil {
+			return rt.failed(ctx, o, cp, b, input, err)
 		}
 	}
 	if err := b.end(); err != nil {
@@ -309,6 +355,16 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 	}
 	if err := rt.save(ctx, o, cp, b, input); err != nil {
 		return nil, err
+	}
+	return b.resp, b.finishStream()
+}
+
+// failed ends the response as failed after its first event (or, whole,
+// after a first model call): it is stored and returned with its error.
+func (rt *Runtime) failed(ctx context.Context, o store.Owner, cp *CreateParams, b *builder, input []wire.Item, err error) (*wire.Response, error) {
+	b.fail(err)
+	if serr := rt.save(ctx, o, cp, b, input); serr != nil {
+		return nil, serr
 	}
 	return b.resp, b.finishStream()
 }

@@ -65,6 +65,7 @@ type KeyRequest struct {
 	User      string   `json:"user"`
 	Models    []string `json:"models"`
 	Regions   []string `json:"regions"`
+	Tools     []string `json:"tools"`
 	BudgetUSD *float64 `json:"budget_usd"`
 	RPM       int      `json:"rpm"`
 	TPM       int      `json:"tpm"`
@@ -83,6 +84,7 @@ type KeyView struct {
 	User      string     `json:"user,omitempty"`
 	Models    []string   `json:"models"`
 	Regions   []string   `json:"regions"`
+	Tools     []string   `json:"tools"`
 	BudgetUSD *float64   `json:"budget_usd"`
 	SpentUSD  *float64   `json:"spent_usd,omitempty"`
 	RPM       int        `json:"rpm"`
@@ -93,12 +95,15 @@ type KeyView struct {
 
 func viewOf(k *identity.Key) KeyView {
 	v := KeyView{ID: k.ID, Object: "key", Prefix: k.Prefix, Tenant: k.Tenant, Name: k.Name, Team: k.Team, User: k.User,
-		Models: k.Models, Regions: k.Regions, RPM: k.RPM, TPM: k.TPM, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+		Models: k.Models, Regions: k.Regions, Tools: k.Tools, RPM: k.RPM, TPM: k.TPM, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
 	if v.Models == nil {
 		v.Models = []string{}
 	}
 	if v.Regions == nil {
 		v.Regions = []string{}
+	}
+	if v.Tools == nil {
+		v.Tools = []string{}
 	}
 	if k.BudgetNanoUSD > 0 {
 		b := billing.USD(k.BudgetNanoUSD)
@@ -140,7 +145,7 @@ func CreateKey(r *http.Request, st *store.Store, gw *gateway.Gateway, tenant str
 	secret, hash, prefix := identity.GenerateKey()
 	k := &identity.Key{
 		ID: identity.NewID("key_"), Tenant: tenant, Name: req.Name, Team: req.Team, User: req.User,
-		Hash: hash, Prefix: prefix, Models: req.Models, Regions: req.Regions, RPM: req.RPM, TPM: req.TPM,
+		Hash: hash, Prefix: prefix, Models: req.Models, Regions: req.Regions, Tools: req.Tools, RPM: req.RPM, TPM: req.TPM,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 	}
 	if req.BudgetUSD != nil {

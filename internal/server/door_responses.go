@@ -11,7 +11,7 @@ import (
 // provider, with state in Causeway's own database.
 func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
-		rt := &runtime.Runtime{GW: s.gw, Store: s.store}
+		rt := &runtime.Runtime{GW: s.gw, Store: s.store, Tools: s.tools.reg, MaxSteps: s.tools.steps, Meter: s.meter}
 		h := &respdoor.Handler{GW: s.gw, RT: rt, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
 		h.Register(mux)
 	})

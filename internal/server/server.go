@@ -41,6 +41,7 @@ type Server struct {
 	reloadMu sync.Mutex
 	healths  map[string]*route.Health
 	aliases  atomic.Pointer[[]*gateway.Alias]
+	tools    *serverTools
 }
 
 // New builds a server from cfg on an open store. It owns st from then on
@@ -78,6 +79,9 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Server, error)
 	})
 	s := &Server{cfg: cfg, log: log, store: st, meter: meter, gw: gw, metrics: m, started: time.Now(), healths: healths}
 	s.aliases.Store(&aliases)
+	if err := s.loadTools(cfg); err != nil {
+		return nil, err
+	}
 	m.Registry.MustRegister(targetCollector{s})
 	s.handler = s.routes()
 	s.ready.Store(true)
@@ -98,6 +102,9 @@ func (s *Server) Reload(cfg *config.Config) error {
 	}
 	for _, w := range cfg.Warnings() {
 		s.log.Warn("config", slog.String("warning", w))
+	}
+	if err := s.loadTools(cfg); err != nil {
+		return err
 	}
 	if cfg.Listen != s.cfg.Listen || cfg.Store != s.cfg.Store || cfg.AdminKey != s.cfg.AdminKey {
 		s.log.Warn("config reload: listen, store and admin_key changes take effect only after a restart")

@@ -12,7 +12,7 @@ import (
 )
 
 const keyColumns = `id, tenant_id, name, team, user_name, hash, prefix, models,
-	budget_nano_usd, rpm, tpm, created_at, revoked_at, regions`
+	budget_nano_usd, rpm, tpm, created_at, revoked_at, regions, tools`
 
 // CreateKey stores a new key. ID, Tenant and Hash are required; a zero
 // CreatedAt is set to now (in k too). It returns ErrConflict if a key with
@@ -37,6 +37,12 @@ func (s *Store) CreateKey(ctx context.Context, k *identity.Key) error {
 			return fmt.Errorf("store: create key: %w", err)
 		}
 	}
+	tools := []byte("[]")
+	if len(k.Tools) > 0 {
+		if tools, err = json.Marshal(k.Tools); err != nil {
+			return fmt.Errorf("store: create key: %w", err)
+		}
+	}
 	var revoked sql.NullInt64
 	if k.RevokedAt != nil {
 		revoked = sql.NullInt64{Int64: micros(*k.RevokedAt), Valid: true}
@@ -45,10 +51,10 @@ func (s *Store) CreateKey(ctx context.Context, k *identity.Key) error {
 	// and tells a duplicate apart by rows affected, the same on both
 	// dialects, instead of by driver-specific error codes.
 	res, err := s.w.ExecContext(ctx, s.rebind(`INSERT INTO keys (`+keyColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 		ON CONFLICT DO NOTHING`),
 		k.ID, k.Tenant, k.Name, k.Team, k.User, k.Hash, k.Prefix, string(models),
-		k.BudgetNanoUSD, k.RPM, k.TPM, micros(k.CreatedAt), revoked, string(regions))
+		k.BudgetNanoUSD, k.RPM, k.TPM, micros(k.CreatedAt), revoked, string(regions), string(tools))
 	if err != nil {
 		return fmt.Errorf("store: create key: %w", err)
 	}
@@ -137,11 +143,12 @@ func scanKey(sc scanner) (*identity.Key, error) {
 		k       identity.Key
 		models  string
 		regions string
+		tools   string
 		created int64
 		revoked sql.NullInt64
 	)
 	err := sc.Scan(&k.ID, &k.Tenant, &k.Name, &k.Team, &k.User, &k.Hash, &k.Prefix, &models,
-		&k.BudgetNanoUSD, &k.RPM, &k.TPM, &created, &revoked, &regions)
+		&k.BudgetNanoUSD, &k.RPM, &k.TPM, &created, &revoked, &regions, &tools)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -159,6 +166,12 @@ func scanKey(sc scanner) (*identity.Key, error) {
 	}
 	if len(k.Regions) == 0 {
 		k.Regions = nil
+	}
+	if err := json.Unmarshal([]byte(tools), &k.Tools); err != nil {
+		return nil, fmt.Errorf("key %s: tools: %w", k.ID, err)
+	}
+	if len(k.Tools) == 0 {
+		k.Tools = nil
 	}
 	k.CreatedAt = fromMicros(created)
 	if revoked.Valid {

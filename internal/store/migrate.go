@@ -18,6 +18,7 @@ var migrations = []string{
 	"migrations/0001_keys_usage.sql",
 	"migrations/0002_key_regions.sql",
 	"migrations/0003_responses.sql",
+	"migrations/0004_key_tools.sql",
 }
 
 // SchemaLatest is the schema version this build migrates to.

@@ -174,8 +174,10 @@ func DecodeCreate(body []byte) (*runtime.CreateParams, error) {
 		if err := json.Unmarshal(raw, &t); err != nil {
 			return nil, invalid(p, "Invalid '%s': expected a tool object.", p).WithCode("invalid_type")
 		}
-		if t.Type != "function" {
-			return nil, invalid(p+".type", "Tool type '%s' is not supported yet by this gateway; only 'function' tools are.", t.Type).WithCode("unsupported_value")
+		// "function" tools are run by the client; "causeway" tools are
+		// server-side tools Causeway runs (if the key allows them).
+		if t.Type != "function" && t.Type != "causeway" {
+			return nil, invalid(p+".type", "Tool type '%s' is not supported yet by this gateway; only 'function' and 'causeway' tools are.", t.Type).WithCode("unsupported_value")
 		}
 		if t.Name == "" {
 			return nil, invalid(p+".name", "Missing required parameter: '%s.name'.", p).WithCode("missing_required_parameter")
@@ -215,6 +217,9 @@ func DecodeCreate(body []byte) (*runtime.CreateParams, error) {
 	}
 	if r.Background != nil && *r.Background {
 		return nil, invalid("background", "Background responses are not supported yet by this gateway.").WithCode("unsupported_value")
+	}
+	if r.MaxToolCalls != nil && *r.MaxToolCalls < 1 {
+		return nil, invalid("max_tool_calls", "Invalid 'max_tool_calls': integer below minimum value. Expected a value >= 1, but got %d instead.", *r.MaxToolCalls).WithCode("integer_below_min_value")
 	}
 	if r.MaxOutputTokens != nil && *r.MaxOutputTokens < 16 {
 		return nil, invalid("max_output_tokens", "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got %d instead.", *r.MaxOutputTokens).WithCode("integer_below_min_value")

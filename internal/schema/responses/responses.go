@@ -28,6 +28,7 @@ type CreateRequest struct {
 	SafetyIdentifier   *string           `json:"safety_identifier,omitempty"`
 	Truncation         *string           `json:"truncation,omitempty"`
 	Background         *bool             `json:"background,omitempty"`
+	MaxToolCalls       *int              `json:"max_tool_calls,omitempty"`
 }
 
 // TextConfig is the text field: the output format.
@@ -73,6 +74,10 @@ type Item struct {
 	Name      string          `json:"name,omitempty"`
 	Arguments *string         `json:"arguments,omitempty"`
 	Output    json.RawMessage `json:"output,omitempty"`
+	// Causeway is what Causeway adds to a server-side tool's items: the
+	// tool's metadata (HTTP status …), or why a call was refused. It is
+	// shown to the client, never to the model.
+	Causeway json.RawMessage `json:"causeway,omitempty"`
 }
 
 // Part is a content part of a message.
@@ -117,6 +122,15 @@ type Response struct {
 	User               *string            `json:"user,omitempty"`
 	SafetyIdentifier   *string            `json:"safety_identifier,omitempty"`
 	Metadata           map[string]string  `json:"metadata"`
+	MaxToolCalls       *int               `json:"max_tool_calls,omitempty"`
+	// Causeway is what Causeway adds: the request ids of the response's
+	// model calls (the usage ledger's request_id).
+	Causeway *ResponseInfo `json:"causeway,omitempty"`
+}
+
+// ResponseInfo is a response's "causeway" field.
+type ResponseInfo struct {
+	RequestIDs []string `json:"request_ids"`
 }
 
 // ConversationRef names the conversation a response belongs to.
