@@ -19,6 +19,7 @@ var migrations = []string{
 	"migrations/0002_key_regions.sql",
 	"migrations/0003_responses.sql",
 	"migrations/0004_key_tools.sql",
+	"migrations/0005_memories.sql",
 }
 
 // SchemaLatest is the schema version this build migrates to.

@@ -1,0 +1,495 @@
+// Package memory is Causeway's long-term memory: short texts a subject
+// (a key's user) asks the gateway to remember, kept per tenant, subject
+// and namespace, and found again by full-text search — through the
+// /v1/memories API, and by the runtime (Recall and Format) to put what it
+// finds into a model's context with a visible marker.
+//
+// It validates and applies the rules (limits, defaults, ids) and turns the
+// store's errors into llm.Error kinds. It never speaks HTTP and never
+// writes SQL: storage is the Store interface, which *store.Store
+// implements, and every call is scoped by tenant and subject, so another
+// subject's memory is not found rather than forbidden.
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/causeway-ai/causeway/internal/identity"
+	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/store"
+)
+
+// Store is the storage the service needs. *store.Store implements it.
+type Store interface {
+	CreateMemory(ctx context.Context, o store.Owner, m *store.Memory) error
+	GetMemory(ctx context.Context, o store.Owner, id string) (*store.Memory, error)
+	UpdateMemory(ctx context.Context, o store.Owner, m *store.Memory) error
+	DeleteMemory(ctx context.Context, o store.Owner, id string) error
+	DeleteMemories(ctx context.Context, o store.Owner, namespace string) (int64, error)
+	ListMemories(ctx context.Context, o store.Owner, namespace string, p store.Page) ([]store.Memory, bool, error)
+	SearchMemories(ctx context.Context, o store.Owner, namespace, query string, limit int) ([]store.MemoryHit, error)
+	EraseSubject(ctx context.Context, o store.Owner) (store.Erased, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Limits.
+const (
+	// DefaultNamespace is the namespace of a request that names none.
+	DefaultNamespace = "default"
+	// MaxNamespace is the longest namespace, in bytes.
+	MaxNamespace = 64
+	// MaxText is the longest memory text, in bytes.
+	MaxText = 16 << 10
+	// MaxMetadata is the most metadata pairs; keys are up to 64 bytes
+	// and values up to 512, as for OpenAI's metadata.
+	MaxMetadata = 16
+	// MaxSourceItems is the most source item ids a memory may name.
+	MaxSourceItems = 64
+	// DefaultSearchLimit and MaxSearchLimit bound a search's results.
+	DefaultSearchLimit = 5
+	MaxSearchLimit     = 50
+	// DefaultListLimit and MaxListLimit bound a list page.
+	DefaultListLimit = 20
+	MaxListLimit     = 100
+)
+
+// Record is a memory as the API shows it.
+type Record struct {
+	ID            string            `json:"id"`
+	Object        string            `json:"object"`
+	Namespace     string            `json:"namespace"`
+	Text          string            `json:"text"`
+	Metadata      map[string]string `json:"metadata"`
+	SourceItemIDs []string          `json:"source_item_ids"`
+	CreatedAt     int64             `json:"created_at"`
+	UpdatedAt     int64             `json:"updated_at"`
+}
+
+func recordOf(m *store.Memory) Record {
+	r := Record{ID: m.ID, Object: "memory", Namespace: m.Namespace, Text: m.Text, Metadata: m.Metadata,
+		SourceItemIDs: m.SourceItemIDs, CreatedAt: m.CreatedAt.Unix(), UpdatedAt: m.UpdatedAt.Unix()}
+	if r.Metadata == nil {
+		r.Metadata = map[string]string{}
+	}
+	if r.SourceItemIDs == nil {
+		r.SourceItemIDs = []string{}
+	}
+	return r
+}
+
+// Hit is one search result.
+type Hit struct {
+	Memory Record  `json:"memory"`
+	Score  float64 `json:"score"`
+}
+
+// CreateParams is the body of POST /v1/memories.
+type CreateParams struct {
+	Namespace     string            `json:"namespace"`
+	Text          string            `json:"text"`
+	Metadata      map[string]string `json:"metadata"`
+	SourceItemIDs []string          `json:"source_item_ids"`
+}
+
+// UpdateParams is the body of PATCH /v1/memories/{id}: the fields given
+// replace the memory's.
+type UpdateParams struct {
+	Text          *string            `json:"text"`
+	Metadata      *map[string]string `json:"metadata"`
+	SourceItemIDs *[]string          `json:"source_item_ids"`
+}
+
+// ListParams asks for one page of a namespace's memories.
+type ListParams struct {
+	Namespace string
+	After     string
+	Limit     int
+	// Asc lists oldest first; the default is newest first.
+	Asc bool
+}
+
+// Page is one page of memories.
+type Page struct {
+	Object  string   `json:"object"`
+	Data    []Record `json:"data"`
+	FirstID *string  `json:"first_id"`
+	LastID  *string  `json:"last_id"`
+	HasMore bool     `json:"has_more"`
+}
+
+// SearchParams is the body of POST /v1/memories/search.
+type SearchParams struct {
+	Query     string `json:"query"`
+	Namespace string `json:"namespace"`
+	Limit     *int   `json:"limit"`
+}
+
+// Results is the answer to a search.
+type Results struct {
+	Object string `json:"object"`
+	Data   []Hit  `json:"data"`
+}
+
+// Deleted is the answer to deleting one memory.
+type Deleted struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Deleted bool   `json:"deleted"`
+}
+
+// NamespaceDeleted is the answer to deleting a namespace's memories.
+type NamespaceDeleted struct {
+	Object    string `json:"object"`
+	Namespace string `json:"namespace"`
+	Deleted   int64  `json:"deleted"`
+}
+
+// Receipt is the proof of an erasure: what was deleted, for whom, when.
+type Receipt struct {
+	Object  string       `json:"object"`
+	Tenant  string       `json:"tenant"`
+	Subject string       `json:"subject"`
+	Deleted ErasedCounts `json:"deleted"`
+	At      int64        `json:"at"`
+}
+
+// ErasedCounts counts the rows an erasure deleted.
+type ErasedCounts struct {
+	Responses     int64 `json:"responses"`
+	Conversations int64 `json:"conversations"`
+	Items         int64 `json:"items"`
+	Events        int64 `json:"events"`
+	Memories      int64 `json:"memories"`
+}
+
+// Service is the memory API over a Store.
+type Service struct {
+	Store Store
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+func invalid(param, code, format string, args ...any) error {
+	return (&llm.Error{Kind: llm.KindInvalid, Param: param, Message: fmt.Sprintf(format, args...)}).WithCode(code)
+}
+
+func notFound(id string) error {
+	return (&llm.Error{Kind: llm.KindNotFound, Param: "id",
+		Message: fmt.Sprintf("Memory with id '%s' not found.", id)}).WithCode("not_found")
+}
+
+func mapErr(err error, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(id)
+	}
+	return err
+}
+
+func namespace(ns string) (string, error) {
+	if ns == "" {
+		return DefaultNamespace, nil
+	}
+	if len(ns) > MaxNamespace {
+		return "", invalid("namespace", "string_above_max_length",
+			"Invalid 'namespace': string too long. Expected a string with maximum length %d, but got a string with length %d instead.", MaxNamespace, len(ns))
+	}
+	for _, r := range ns {
+		if r < 0x20 || r == 0x7f {
+			return "", invalid("namespace", "invalid_value", "Invalid 'namespace': control characters are not allowed.")
+		}
+	}
+	return ns, nil
+}
+
+func checkText(t string) error {
+	if strings.TrimSpace(t) == "" {
+		return invalid("text", "empty_string", "Invalid 'text': empty string. Expected a non-empty string.")
+	}
+	if len(t) > MaxText {
+		return invalid("text", "string_above_max_length",
+			"Invalid 'text': string too long. Expected a string with maximum length %d, but got a string with length %d instead.", MaxText, len(t))
+	}
+	return nil
+}
+
+func checkMetadata(m map[string]string) error {
+	if len(m) > MaxMetadata {
+		return invalid("metadata", "object_above_max_properties",
+			"Invalid 'metadata': too many properties. Expected an object with at most %d properties, but got an object with %d properties instead.", MaxMetadata, len(m))
+	}
+	for k, v := range m {
+		if len(k) > 64 {
+			return invalid("metadata", "invalid_metadata",
+				"Invalid 'metadata': key '%s' is too long. Expected a key with maximum length 64, but got a key with length %d instead.", k, len(k))
+		}
+		if len(v) > 512 {
+			return invalid("metadata."+k, "string_above_max_length",
+				"Invalid 'metadata.%s': string too long. Expected a string with maximum length 512, but got a string with length %d instead.", k, len(v))
+		}
+	}
+	return nil
+}
+
+func checkSources(ids []string) error {
+	if len(ids) > MaxSourceItems {
+		return invalid("source_item_ids", "array_above_max_length",
+			"Invalid 'source_item_ids': array too long. Expected an array with maximum length %d, but got an array with length %d instead.", MaxSourceItems, len(ids))
+	}
+	for i, id := range ids {
+		if id == "" || len(id) > 128 {
+			return invalid("source_item_ids["+strconv.Itoa(i)+"]", "invalid_value",
+				"Invalid 'source_item_ids[%d]': expected an item id of 1 to 128 characters.", i)
+		}
+	}
+	return nil
+}
+
+// Create stores a new memory for the owner.
+func (s *Service) Create(ctx context.Context, o store.Owner, p CreateParams) (*Record, error) {
+	ns, err := namespace(p.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkText(p.Text); err != nil {
+		return nil, err
+	}
+	if err := checkMetadata(p.Metadata); err != nil {
+		return nil, err
+	}
+	if err := checkSources(p.SourceItemIDs); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	m := &store.Memory{ID: identity.NewID("mem_"), Namespace: ns, Text: p.Text, Metadata: p.Metadata,
+		SourceItemIDs: p.SourceItemIDs, CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.CreateMemory(ctx, o, m); err != nil {
+		return nil, err
+	}
+	r := recordOf(m)
+	return &r, nil
+}
+
+// Get returns the owner's memory.
+func (s *Service) Get(ctx context.Context, o store.Owner, id string) (*Record, error) {
+	m, err := s.Store.GetMemory(ctx, o, id)
+	if err != nil {
+		return nil, mapErr(err, id)
+	}
+	r := recordOf(m)
+	return &r, nil
+}
+
+// Update changes the fields of the owner's memory that p sets.
+func (s *Service) Update(ctx context.Context, o store.Owner, id string, p UpdateParams) (*Record, error) {
+	if p.Text != nil {
+		if err := checkText(*p.Text); err != nil {
+			return nil, err
+		}
+	}
+	if p.Metadata != nil {
+		if err := checkMetadata(*p.Metadata); err != nil {
+			return nil, err
+		}
+	}
+	if p.SourceItemIDs != nil {
+		if err := checkSources(*p.SourceItemIDs); err != nil {
+			return nil, err
+		}
+	}
+	m, err := s.Store.GetMemory(ctx, o, id)
+	if err != nil {
+		return nil, mapErr(err, id)
+	}
+	if p.Text != nil {
+		m.Text = *p.Text
+	}
+	if p.Metadata != nil {
+		m.Metadata = *p.Metadata
+	}
+	if p.SourceItemIDs != nil {
+		m.SourceItemIDs = *p.SourceItemIDs
+	}
+	m.UpdatedAt = s.now()
+	if err := s.Store.UpdateMemory(ctx, o, m); err != nil {
+		return nil, mapErr(err, id)
+	}
+	r := recordOf(m)
+	return &r, nil
+}
+
+// Delete deletes the owner's memory.
+func (s *Service) Delete(ctx context.Context, o store.Owner, id string) (*Deleted, error) {
+	if err := s.Store.DeleteMemory(ctx, o, id); err != nil {
+		return nil, mapErr(err, id)
+	}
+	return &Deleted{ID: id, Object: "memory.deleted", Deleted: true}, nil
+}
+
+// DeleteNamespace deletes all the owner's memories in a namespace, which
+// must be named: an empty one is refused rather than read as the default,
+// so that a bare DELETE /v1/memories erases nothing by accident.
+func (s *Service) DeleteNamespace(ctx context.Context, o store.Owner, ns string) (*NamespaceDeleted, error) {
+	if ns == "" {
+		return nil, invalid("namespace", "missing_required_parameter",
+			"Missing required parameter: 'namespace'. Deleting memories in bulk needs ?namespace=.")
+	}
+	ns, err := namespace(ns)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.Store.DeleteMemories(ctx, o, ns)
+	if err != nil {
+		return nil, err
+	}
+	return &NamespaceDeleted{Object: "memory.namespace.deleted", Namespace: ns, Deleted: n}, nil
+}
+
+// List returns one page of the owner's memories in a namespace.
+func (s *Service) List(ctx context.Context, o store.Owner, p ListParams) (*Page, error) {
+	ns, err := namespace(p.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	limit := p.Limit
+	if limit == 0 {
+		limit = DefaultListLimit
+	}
+	if limit < 1 || limit > MaxListLimit {
+		return nil, invalid("limit", "invalid_value", "Invalid 'limit': expected an integer between 1 and %d.", MaxListLimit)
+	}
+	ms, more, err := s.Store.ListMemories(ctx, o, ns, store.Page{After: p.After, Limit: limit, Desc: !p.Asc})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, (&llm.Error{Kind: llm.KindNotFound, Param: "after",
+				Message: fmt.Sprintf("Memory with id '%s' not found.", p.After)}).WithCode("not_found")
+		}
+		return nil, err
+	}
+	pg := &Page{Object: "list", Data: make([]Record, len(ms)), HasMore: more}
+	for i := range ms {
+		pg.Data[i] = recordOf(&ms[i])
+	}
+	if len(ms) > 0 {
+		first, last := ms[0].ID, ms[len(ms)-1].ID
+		pg.FirstID, pg.LastID = &first, &last
+	}
+	return pg, nil
+}
+
+// Search ranks the owner's memories in a namespace by full-text relevance
+// to the query.
+func (s *Service) Search(ctx context.Context, o store.Owner, p SearchParams) (*Results, error) {
+	if strings.TrimSpace(p.Query) == "" {
+		return nil, invalid("query", "empty_string", "Invalid 'query': empty string. Expected a non-empty string.")
+	}
+	if len(p.Query) > MaxText {
+		return nil, invalid("query", "string_above_max_length",
+			"Invalid 'query': string too long. Expected a string with maximum length %d, but got a string with length %d instead.", MaxText, len(p.Query))
+	}
+	ns, err := namespace(p.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	limit := DefaultSearchLimit
+	if p.Limit != nil {
+		limit = *p.Limit
+		if limit < 1 || limit > MaxSearchLimit {
+			return nil, invalid("limit", "invalid_value",
+				"Invalid 'limit': expected an integer between 1 and %d, but got %d.", MaxSearchLimit, limit)
+		}
+	}
+	hits, err := s.Store.SearchMemories(ctx, o, ns, p.Query, limit)
+	if err != nil {
+		return nil, err
+	}
+	res := &Results{Object: "list", Data: make([]Hit, len(hits))}
+	for i := range hits {
+		res.Data[i] = Hit{Memory: recordOf(&hits[i].Memory), Score: hits[i].Score}
+	}
+	return res, nil
+}
+
+// Erase deletes everything kept for one subject of a tenant — responses,
+// conversations, items, stream events and memories — and returns the
+// receipt.
+func (s *Service) Erase(ctx context.Context, tenant, subject string) (*Receipt, error) {
+	if subject == "" {
+		return nil, invalid("user", "missing_required_parameter", "Missing required parameter: 'user'.")
+	}
+	if tenant == "" {
+		tenant = identity.DefaultTenant
+	}
+	e, err := s.Store.EraseSubject(ctx, store.Owner{Tenant: tenant, Subject: subject})
+	if err != nil {
+		return nil, err
+	}
+	return &Receipt{Object: "erasure_receipt", Tenant: tenant, Subject: subject, At: s.now().Unix(),
+		Deleted: ErasedCounts{Responses: e.Responses, Conversations: e.Conversations, Items: e.Items,
+			Events: e.Events, Memories: e.Memories}}, nil
+}
+
+// Recall returns up to k of the subject's memories in a namespace ("" is
+// the default one) that best match the query, for the runtime to put into
+// a model's context. k ≤ 0 means DefaultSearchLimit; it is capped at
+// MaxSearchLimit. A query with no searchable words recalls nothing.
+func (s *Service) Recall(ctx context.Context, tenant, subject, namespace, query string, k int) ([]Record, error) {
+	if k <= 0 {
+		k = DefaultSearchLimit
+	}
+	k = min(k, MaxSearchLimit)
+	if namespace == "" {
+		namespace = DefaultNamespace
+	}
+	hits, err := s.Store.SearchMemories(ctx, store.Owner{Tenant: tenant, Subject: subject}, namespace, query, k)
+	if err != nil {
+		return nil, fmt.Errorf("memory: recall: %w", err)
+	}
+	out := make([]Record, len(hits))
+	for i := range hits {
+		out[i] = recordOf(&hits[i].Memory)
+	}
+	return out, nil
+}
+
+// Marker starts and ends the block Format renders, so that a reader of
+// the context (the model, or a person reading a transcript) sees which
+// text came from memory rather than from the conversation.
+const Marker = "[causeway memory]"
+
+// Format renders recalled memories as a block of text for a model's
+// context: the marker, one line per memory (newest facts are not
+// reordered: the order is the ranking), and the marker again. It returns
+// "" for no records.
+func Format(records []Record) string {
+	if len(records) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(Marker)
+	b.WriteString(" Things remembered from earlier sessions with this user, most relevant first:\n")
+	for _, r := range records {
+		b.WriteString("- ")
+		// One memory, one line: a newline inside a memory could pass for
+		// the end of the block.
+		b.WriteString(strings.Join(strings.Fields(r.Text), " "))
+		b.WriteString(" (")
+		b.WriteString(r.ID)
+		b.WriteString(")\n")
+	}
+	b.WriteString(Marker)
+	b.WriteString(" end\n")
+	return b.String()
+}

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"net/http"
+
+	memdoor "github.com/causeway-ai/causeway/internal/frontdoor/memories"
+	"github.com/causeway-ai/causeway/internal/memory"
+)
+
+// The memories door (/v1/memories) and the admin erasure that goes with
+// it: POST /admin/v1/erase deletes everything kept for one user of a
+// tenant and answers with a receipt.
+func init() {
+	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
+		svc := &memory.Service{Store: s.store}
+		h := &memdoor.Handler{GW: s.gw, Svc: svc, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
+		h.Register(mux)
+		mux.HandleFunc("POST /admin/v1/erase", s.admin(func(w http.ResponseWriter, r *http.Request, tenant string) error {
+			return s.erase(w, r, tenant, svc)
+		}))
+	})
+}
+
+// EraseRequest is the body of POST /admin/v1/erase. Tenant, when set,
+// overrides ?tenant= (and the default tenant).
+type EraseRequest struct {
+	Tenant string `json:"tenant"`
+	User   string `json:"user"`
+}
+
+func (s *Server) erase(w http.ResponseWriter, r *http.Request, tenant string, svc *memory.Service) error {
+	var req EraseRequest
+	if err := decodeJSON(r, w, &req); err != nil {
+		return err
+	}
+	if req.Tenant != "" {
+		tenant = req.Tenant
+	}
+	rc, err := svc.Erase(r.Context(), tenant, req.User)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rc)
+	return nil
+}
