@@ -39,8 +39,10 @@ type builder struct {
 	stop      string
 	// requestIDs are the request ids of the response's model calls.
 	requestIDs []string
-	finish     llm.FinishReason
-	failure    error
+	// memoryIDs are the long-term memories recalled into the context.
+	memoryIDs []string
+	finish    llm.FinishReason
+	failure   error
 }
 
 func newBuilder(cp *CreateParams, emit Emit) *builder {
@@ -382,7 +384,7 @@ func (b *builder) finishStream() error {
 // info records, on the response, the request ids of its model calls:
 // their usage records in the ledger carry them.
 func (b *builder) info() {
-	if len(b.requestIDs) > 0 {
-		b.resp.Causeway = &wire.ResponseInfo{RequestIDs: b.requestIDs}
+	if len(b.requestIDs) > 0 || len(b.memoryIDs) > 0 {
+		b.resp.Causeway = &wire.ResponseInfo{RequestIDs: b.requestIDs, Memories: b.memoryIDs}
 	}
 }

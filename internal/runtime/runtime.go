@@ -14,7 +14,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/causeway-ai/causeway/internal/memory"
 	"io"
+	"strings"
 
 	"github.com/causeway-ai/causeway/internal/gateway"
 	"github.com/causeway-ai/causeway/internal/identity"
@@ -57,6 +59,63 @@ type Runtime struct {
 	MaxSteps func() int
 	// Meter records each server-side tool call; nil records nothing.
 	Meter Meter
+	// Memory recalls long-term memories for requests that ask for them
+	// ("memory": {...}); nil means recall is off.
+	Memory Recaller
+}
+
+// Recaller finds a subject's long-term memories that match a query.
+type Recaller interface {
+	Recall(ctx context.Context, tenant, subject, namespace, query string, k int) ([]memory.Record, error)
+}
+
+// recall puts the caller's matching memories in the context, as a system
+// message under a visible marker, and returns their ids.
+func (rt *Runtime) recall(ctx context.Context, o store.Owner, cp *CreateParams, req *llm.Request, input []wire.Item) ([]string, error) {
+	m := cp.Req.Memory
+	if m == nil || rt.Memory == nil {
+		return nil, nil
+	}
+	k := m.K
+	if k <= 0 {
+		k = 5
+	}
+	if k > 20 {
+		return nil, invalid("memory.k", "Invalid 'memory.k': at most 20 memories may be recalled.")
+	}
+	ns := m.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	msgs, err := ToMessages(input)
+	if err != nil {
+		return nil, err
+	}
+	var query strings.Builder
+	for i := range msgs {
+		if msgs[i].Role == llm.RoleUser {
+			query.WriteString(msgs[i].Text())
+			query.WriteByte(' ')
+		}
+	}
+	if strings.TrimSpace(query.String()) == "" {
+		return nil, nil
+	}
+	recs, err := rt.Memory.Recall(ctx, o.Tenant, o.Subject, ns, query.String(), k)
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	// After the instructions, before the conversation.
+	at := 0
+	if len(req.Messages) > 0 && req.Messages[0].Role == llm.RoleSystem && cp.Req.Instructions != nil {
+		at = 1
+	}
+	req.Messages = append(req.Messages[:at], append([]llm.Message{llm.TextMessage(llm.RoleSystem, memory.Format(recs))}, req.Messages[at:]...)...)
+	return ids, nil
 }
 
 // maxChain bounds how far back a previous_response_id chain is followed.
@@ -281,12 +340,17 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 	if err != nil {
 		return nil, err
 	}
+	memoryIDs, err := rt.recall(ctx, o, cp, req, input)
+	if err != nil {
+		return nil, err
+	}
 	if gateway.Info(ctx) == nil {
 		ctx = gateway.WithRequestInfo(ctx, &gateway.RequestInfo{ID: gateway.NewRequestID()})
 	}
 	rid := gateway.RequestID(ctx)
 	l := &loop{rt: rt, p: p, cp: cp, ts: ts, rid: rid, counts: repeatCounts(all)}
 	b := newBuilder(cp, emit)
+	b.memoryIDs = memoryIDs
 	maxSteps := rt.maxSteps()
 	for step := 1; ; step++ {
 		sctx, srid := ctx, rid

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	respdoor "github.com/causeway-ai/causeway/internal/frontdoor/responses"
+	"github.com/causeway-ai/causeway/internal/memory"
 	"github.com/causeway-ai/causeway/internal/runtime"
 )
 
@@ -11,7 +12,8 @@ import (
 // provider, with state in Causeway's own database.
 func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
-		rt := &runtime.Runtime{GW: s.gw, Store: s.store, Tools: s.tools.reg, MaxSteps: s.tools.steps, Meter: s.meter}
+		rt := &runtime.Runtime{GW: s.gw, Store: s.store, Tools: s.tools.reg, MaxSteps: s.tools.steps, Meter: s.meter,
+			Memory: &memory.Service{Store: s.store}}
 		h := &respdoor.Handler{GW: s.gw, RT: rt, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
 		h.Register(mux)
 	})

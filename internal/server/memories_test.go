@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -395,4 +396,50 @@ func TestEraseReceipt(t *testing.T) {
 			t.Errorf("second erase: status %d, receipt %+v; want all zero", st, rc3)
 		}
 	})
+}
+
+// TestMemoryRecalledIntoResponse: a response that asks for memory gets the
+// caller's matching memories in its context (the upstream prompt grows by
+// them), names them in "causeway.memories", and never another subject's.
+func TestMemoryRecalledIntoResponse(t *testing.T) {
+	e := servertest.Start(t, servertest.Options{})
+	_, alice := e.CreateKey(t, server.KeyRequest{Name: "alice", User: "alice"})
+	_, bob := e.CreateKey(t, server.KeyRequest{Name: "bob", User: "bob"})
+	mem := func(key, text string) string {
+		status, _, b := e.Post(t, key, "/v1/memories", `{"text":"`+text+`"}`)
+		if status != 201 {
+			t.Fatalf("create memory: %d %s", status, b)
+		}
+		var r struct{ ID string }
+		_ = json.Unmarshal(b, &r)
+		return r.ID
+	}
+	aliceMem := mem(alice, "My favourite bridge is the Golden Gate bridge in San Francisco")
+	mem(bob, "Bob's favourite bridge is the Tower Bridge in London")
+	ask := func(body string) (int64, []string) {
+		before := e.Sim.Stats().InputTokens["gpt-4.1-mini"]
+		status, _, b := e.Post(t, alice, "/v1/responses", body)
+		if status != 200 {
+			t.Fatalf("create response: %d %s", status, b)
+		}
+		var r struct {
+			Causeway struct{ Memories []string } `json:"causeway"`
+		}
+		_ = json.Unmarshal(b, &r)
+		return e.Sim.Stats().InputTokens["gpt-4.1-mini"] - before, r.Causeway.Memories
+	}
+	plainIn, none := ask(`{"model":"sim-openai","input":"Which bridge do I like best?"}`)
+	withIn, ids := ask(`{"model":"sim-openai","input":"Which bridge do I like best?","memory":{"k":5}}`)
+	if len(none) != 0 {
+		t.Fatalf("memories recalled without asking: %v", none)
+	}
+	if len(ids) != 1 || ids[0] != aliceMem {
+		t.Fatalf("recalled %v, want only alice's memory %s", ids, aliceMem)
+	}
+	if withIn <= plainIn {
+		t.Fatalf("upstream input tokens with memory %d ≤ without %d: the memory did not reach the model", withIn, plainIn)
+	}
+	if status, _, _ := e.Post(t, alice, "/v1/responses", `{"model":"sim-openai","input":"x","memory":{"k":50}}`); status != 400 {
+		t.Fatalf("memory.k 50: status %d, want 400", status)
+	}
 }

@@ -280,6 +280,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		werr = s.gw.Wait(wctx)
 		cancel()
 	}
+	if s.tools != nil {
+		for _, srv := range s.tools.mcp {
+			_ = srv.Close()
+		}
+	}
 	// The final flush gets its own time: ctx may be spent by now.
 	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -1,12 +1,17 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/causeway-ai/causeway/internal/config"
 	"github.com/causeway-ai/causeway/internal/tool"
 	"github.com/causeway-ai/causeway/internal/tool/httptool"
+	"github.com/causeway-ai/causeway/internal/tool/mcptool"
+	"github.com/causeway-ai/causeway/internal/tool/sandbox"
 )
 
 // serverTools are the server-side tools the Responses runtime runs, and
@@ -16,6 +21,11 @@ type serverTools struct {
 	maxSteps atomic.Int64
 	// http are the HTTP tools from the configuration, by name.
 	http map[string]*httptool.Tool
+	// mcp are the connected MCP servers and the names of their tools.
+	mcp      []*mcptool.Server
+	mcpNames []string
+	// pins remember MCP tool hashes pinned on first sight.
+	pins mcptool.PinStore
 }
 
 // steps is the configured cap on a response's model calls (0: default).
@@ -50,5 +60,42 @@ func (s *Server) loadTools(cfg *config.Config) error {
 	}
 	s.tools.http = built
 	s.tools.maxSteps.Store(int64(cfg.Tools.MaxSteps))
+	s.loadMCP(cfg)
+	if cfg.Tools.Sandbox.Enabled {
+		s.tools.reg.Add(sandbox.New(cfg.Tools.Sandbox))
+	} else {
+		s.tools.reg.Remove(sandbox.Name)
+	}
 	return nil
+}
+
+// loadMCP connects the configured MCP servers and offers their tools,
+// replacing those of the previous configuration. A server that cannot be
+// reached is logged and left out rather than stopping the gateway.
+func (s *Server) loadMCP(cfg *config.Config) {
+	t := s.tools
+	if t.pins == nil {
+		t.pins = mcptool.NewMemoryPins()
+	}
+	for _, name := range t.mcpNames {
+		t.reg.Remove(name)
+	}
+	for _, srv := range t.mcp {
+		_ = srv.Close()
+	}
+	t.mcp, t.mcpNames = nil, nil
+	for _, c := range cfg.Tools.MCP {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		srv, err := mcptool.Connect(ctx, c, t.pins, mcptool.WithLogger(s.log))
+		cancel()
+		if err != nil {
+			s.log.Error("MCP server unavailable; its tools are not offered", slog.String("mcp", c.Name), slog.Any("error", err))
+			continue
+		}
+		t.mcp = append(t.mcp, srv)
+		for _, tl := range srv.Tools() {
+			t.reg.Add(tl)
+			t.mcpNames = append(t.mcpNames, tl.Name())
+		}
+	}
 }

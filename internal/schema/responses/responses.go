@@ -29,6 +29,9 @@ type CreateRequest struct {
 	Truncation         *string           `json:"truncation,omitempty"`
 	Background         *bool             `json:"background,omitempty"`
 	MaxToolCalls       *int              `json:"max_tool_calls,omitempty"`
+	// Memory is Causeway's extension: recall long-term memories into the
+	// context.
+	Memory *MemoryOptions `json:"memory,omitempty"`
 }
 
 // TextConfig is the text field: the output format.
@@ -131,6 +134,19 @@ type Response struct {
 // ResponseInfo is a response's "causeway" field.
 type ResponseInfo struct {
 	RequestIDs []string `json:"request_ids"`
+	// Memories are the ids of the long-term memories recalled into the
+	// response's context.
+	Memories []string `json:"memories,omitempty"`
+}
+
+// MemoryOptions is Causeway's "memory" extension of a create request:
+// recall the caller's long-term memories that match the input, and put
+// them in the model's context under a visible marker.
+type MemoryOptions struct {
+	// Namespace is the memory namespace to recall from ("default").
+	Namespace string `json:"namespace,omitempty"`
+	// K is how many memories to recall at most (default 5, max 20).
+	K int `json:"k,omitempty"`
 }
 
 // ConversationRef names the conversation a response belongs to.
