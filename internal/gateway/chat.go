@@ -358,6 +358,7 @@ func (c *Call) finish(clientGone bool) {
 		rec.TTFT = c.first.Sub(c.start)
 	}
 	c.g.record(&rec, u)
+	c.g.chargeTokens(c.p.Key, u)
 	if c.err != nil {
 		c.g.m.UpstreamErrors.WithLabelValues(c.Provider, kind).Inc()
 		c.g.log.Warn("upstream attempt failed",

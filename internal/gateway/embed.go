@@ -70,6 +70,7 @@ func (g *Gateway) Embed(ctx context.Context, p *identity.Principal, req *llm.Emb
 			}
 		}
 		g.record(&rec, u)
+		g.chargeTokens(p.Key, u)
 		if err != nil {
 			return err
 		}

@@ -140,6 +140,7 @@ type Gateway struct {
 
 	cache    *respCache
 	keyCache sync.Map // key hash → *cachedKey
+	limits   sync.Map // key id → *keyLimits
 
 	// base is canceled by CancelAll.
 	base       context.Context
@@ -313,6 +314,9 @@ func (g *Gateway) ForgetKey(hash string) { g.keyCache.Delete(hash) }
 
 // admit applies limits before any upstream call: today, the key's budget.
 func (g *Gateway) admit(ctx context.Context, p *identity.Principal) error {
+	if err := g.admitRate(p.Key, time.Now()); err != nil {
+		return err
+	}
 	k := p.Key
 	if k == nil || k.BudgetNanoUSD <= 0 || g.meter == nil {
 		return nil

@@ -463,3 +463,32 @@ func TestAdminAPI(t *testing.T) {
 		t.Fatalf("bad from: %d, want 400", st)
 	}
 }
+
+// TestKeyRateLimits: a key's rpm and tpm are enforced (per replica) with
+// OpenAI's 429 and a Retry-After.
+func TestKeyRateLimits(t *testing.T) {
+	e := servertest.Start(t, servertest.Options{})
+	_, rpmKey := e.CreateKey(t, server.KeyRequest{Name: "rpm", RPM: 2})
+	for i := range 2 {
+		if status, _, b := e.Post(t, rpmKey, "/v1/chat/completions", hello); status != 200 {
+			t.Fatalf("request %d within rpm: %d %s", i, status, b)
+		}
+	}
+	status, h, b := e.Post(t, rpmKey, "/v1/chat/completions", hello)
+	if status != 429 || h.Get("Retry-After") == "" {
+		t.Fatalf("third request at rpm 2: status %d retry-after %q, want 429 with Retry-After: %s", status, h.Get("Retry-After"), b)
+	}
+	// tpm 10: the first request (≈30 tokens) is admitted and runs the
+	// allowance into debt; the next is refused.
+	_, tpmKey := e.CreateKey(t, server.KeyRequest{Name: "tpm", TPM: 10})
+	if status, _, b := e.Post(t, tpmKey, "/v1/chat/completions", hello); status != 200 {
+		t.Fatalf("first request under tpm: %d %s", status, b)
+	}
+	if status, _, b := e.Post(t, tpmKey, "/v1/chat/completions", hello); status != 429 {
+		t.Fatalf("second request over tpm: %d, want 429: %s", status, b)
+	}
+	upstream := e.Sim.Stats().Requests["gpt-4.1-mini"]
+	if upstream != 3 {
+		t.Fatalf("upstream saw %d requests, want 3 (the refused ones never left)", upstream)
+	}
+}
