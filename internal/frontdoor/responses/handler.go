@@ -54,6 +54,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	for i, route := range Routes() {
 		mux.HandleFunc(route, handlers[i])
 	}
+	for i, route := range ExportRoutes() {
+		mux.HandleFunc(route, h.exportHandlers()[i])
+	}
 }
 
 func credential(r *http.Request) string {
