@@ -10,7 +10,6 @@ import (
 	wire "github.com/causeway-ai/causeway/internal/schema/responses"
 )
 
-func unixTime(s int64) time.Time { return time.Unix(s, 0).UTC() }
 
 func intp(i int) *int { return &i }
 
@@ -18,8 +17,11 @@ func intp(i int) *int { return &i }
 // response, into the Responses API's stream events.
 type builder struct {
 	resp *wire.Response
-	emit Emit
-	seq  int64
+	// created is when the response began, to the microsecond (the wire
+	// shows whole seconds; lists order by this).
+	created time.Time
+	emit    Emit
+	seq     int64
 	// events are the sent events, kept for replay when storing.
 	events []json.RawMessage
 	record bool
@@ -47,8 +49,9 @@ type builder struct {
 
 func newBuilder(cp *CreateParams, emit Emit) *builder {
 	r := cp.Req
+	now := time.Now()
 	resp := &wire.Response{
-		ID: identity.NewID("resp_"), Object: "response", CreatedAt: time.Now().Unix(), Status: "in_progress",
+		ID: identity.NewID("resp_"), Object: "response", CreatedAt: now.Unix(), Status: "in_progress",
 		Model: r.Model, Output: []wire.Item{}, ParallelToolCalls: true, ServiceTier: "default", Store: true,
 		Temperature: 1, TopP: 1, Truncation: "disabled", Metadata: map[string]string{}, Tools: []json.RawMessage{},
 		ToolChoice: json.RawMessage(`"auto"`), Text: wire.TextConfig{Format: &wire.Format{Type: "text"}, Verbosity: "medium"},
@@ -93,7 +96,7 @@ func newBuilder(cp *CreateParams, emit Emit) *builder {
 	if cp.ConversationID != "" {
 		resp.Conversation = &wire.ConversationRef{ID: cp.ConversationID}
 	}
-	return &builder{resp: resp, emit: emit, record: emit != nil && resp.Store, msg: -1, tool: -1, tools: map[int]int{}}
+	return &builder{resp: resp, created: now, emit: emit, record: emit != nil && resp.Store, msg: -1, tool: -1, tools: map[int]int{}}
 }
 
 // send numbers, encodes and sends one event (streams only).

@@ -17,6 +17,7 @@ import (
 	"github.com/causeway-ai/causeway/internal/memory"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/causeway-ai/causeway/internal/gateway"
 	"github.com/causeway-ai/causeway/internal/identity"
@@ -457,7 +458,7 @@ func (rt *Runtime) save(ctx context.Context, o store.Owner, cp *CreateParams, b 
 	meta, _ := json.Marshal(b.resp.Metadata)
 	r := &store.Response{ID: b.resp.ID, Model: b.resp.Model, Status: b.resp.Status, ConversationID: cp.ConversationID,
 		Request: cp.Body, Output: output, Usage: usage, Metadata: meta, Store: true, Body: body}
-	r.CreatedAt = unixTime(b.resp.CreatedAt)
+	r.CreatedAt = b.created.UTC().Truncate(time.Microsecond)
 	if b.resp.PreviousResponseID != nil {
 		r.PreviousResponseID = *b.resp.PreviousResponseID
 	}
