@@ -10,7 +10,6 @@ import (
 	wire "github.com/causeway-ai/causeway/internal/schema/responses"
 )
 
-
 func intp(i int) *int { return &i }
 
 // builder turns canonical events into output items, and, for a streamed
