@@ -359,6 +359,24 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 			sctx, srid = stepContext(ctx, rid, step)
 		}
 		call, err := rt.GW.Chat(sctx, p, req)
+		for cut := 0; step == 1 && err != nil && truncateAuto(cp) && isContextLength(err); {
+			// truncation "auto": drop the oldest turns of the history
+			// (never the request's own input) and try again.
+			var ok bool
+			if cut, ok = nextCut(hist, cut); !ok {
+				break
+			}
+			kept := append(append([]wire.Item(nil), hist[cut:]...), input...)
+			if req, err = request(cp, kept, ts); err != nil {
+				return nil, err
+			}
+			if _, err = rt.recall(ctx, o, cp, req, input); err != nil {
+				return nil, err
+			}
+			b.requestIDs = append(b.requestIDs, srid)
+			sctx, srid = stepContext(ctx, rid, 1000+cut)
+			call, err = rt.GW.Chat(sctx, p, req)
+		}
 		if err != nil {
 			if step == 1 {
 				return nil, err
@@ -472,4 +490,35 @@ func (rt *Runtime) save(ctx context.Context, o store.Owner, cp *CreateParams, b 
 		return mapStoreErr(err, "conversation", "Conversation with id '"+cp.ConversationID+"' not found.")
 	}
 	return nil
+}
+
+func truncateAuto(cp *CreateParams) bool {
+	return cp.Req.Truncation != nil && *cp.Req.Truncation == "auto"
+}
+
+// isContextLength reports whether an upstream refused the request as too
+// long for the model's context.
+func isContextLength(err error) bool {
+	e := llm.AsError(err)
+	if e.Kind != llm.KindInvalid {
+		return false
+	}
+	m := strings.ToLower(e.Message)
+	return e.Code == "context_length_exceeded" || strings.Contains(m, "context length") ||
+		strings.Contains(m, "prompt is too long") || strings.Contains(m, "input is too long")
+}
+
+// nextCut returns where the history is cut next for truncation "auto":
+// past at least half of what is left, moved on to the start of a user
+// turn so that no tool call is separated from its output. ok is false
+// when there is nothing left to drop.
+func nextCut(hist []wire.Item, cut int) (int, bool) {
+	if cut >= len(hist) {
+		return cut, false
+	}
+	next := cut + max(1, (len(hist)-cut)/2)
+	for next < len(hist) && !(hist[next].Type == "message" && hist[next].Role == "user") {
+		next++
+	}
+	return next, true
 }
