@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/causeway-ai/causeway/internal/llm"
 )
@@ -44,4 +45,14 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 func tooLarge(limit int64) error {
 	return (&llm.Error{Kind: llm.KindTooLarge,
 		Message: "The request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes."}).WithCode("request_too_large")
+}
+
+// BearerToken returns the token of an "Authorization: Bearer …" header,
+// or "".
+func BearerToken(r *http.Request) string {
+	a := r.Header.Get("Authorization")
+	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
 }

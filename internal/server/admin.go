@@ -36,11 +36,7 @@ func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request, tenant str
 				Message: "The admin API is disabled: set CAUSEWAY_ADMIN_KEY (or admin_key in the config)."})
 			return
 		}
-		cred := ""
-		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-			cred = strings.TrimSpace(a[7:])
-		}
-		if !s.gw.IsAdmin(cred) {
+		if !s.gw.IsAdmin(gateway.BearerToken(r)) {
 			oaidoor.WriteError(w, &llm.Error{Kind: llm.KindUnauthenticated, Code: "invalid_admin_key",
 				Message: "The admin API needs Authorization: Bearer <CAUSEWAY_ADMIN_KEY>."})
 			return

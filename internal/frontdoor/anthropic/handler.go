@@ -39,11 +39,7 @@ func credential(r *http.Request) string {
 	if k := strings.TrimSpace(r.Header.Get("X-Api-Key")); k != "" {
 		return k
 	}
-	a := r.Header.Get("Authorization")
-	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return strings.TrimSpace(a[7:])
-	}
-	return ""
+	return gateway.BearerToken(r)
 }
 
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) *identity.Principal {

@@ -52,21 +52,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	}
 }
 
-func credential(r *http.Request) string {
-	a := r.Header.Get("Authorization")
-	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return strings.TrimSpace(a[7:])
-	}
-	return ""
-}
-
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) *identity.Principal {
-	p, err := h.GW.Authenticate(r.Context(), credential(r))
-	if err != nil {
-		openai.WriteError(w, err)
-		return nil
-	}
-	return p
+	return openai.Authenticate(h.GW, w, r)
 }
 
 func invalid(param, code, msg string) error {

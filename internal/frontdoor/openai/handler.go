@@ -9,7 +9,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/causeway-ai/causeway/internal/gateway"
 	"github.com/causeway-ai/causeway/internal/identity"
@@ -38,16 +37,15 @@ func Routes() []string {
 	return []string{"POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models", "GET /v1/models/{id...}"}
 }
 
-func credential(r *http.Request) string {
-	a := r.Header.Get("Authorization")
-	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return strings.TrimSpace(a[7:])
-	}
-	return ""
+func (h *Handler) principal(w http.ResponseWriter, r *http.Request) *identity.Principal {
+	return Authenticate(h.GW, w, r)
 }
 
-func (h *Handler) principal(w http.ResponseWriter, r *http.Request) *identity.Principal {
-	p, err := h.GW.Authenticate(r.Context(), credential(r))
+// Authenticate returns the principal of the request's bearer key, or
+// answers the client with OpenAI's 401 and returns nil. The other
+// OpenAI-shaped doors (responses, memories) authenticate through it.
+func Authenticate(gw *gateway.Gateway, w http.ResponseWriter, r *http.Request) *identity.Principal {
+	p, err := gw.Authenticate(r.Context(), gateway.BearerToken(r))
 	if err != nil {
 		WriteError(w, err)
 		return nil

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/causeway-ai/causeway/internal/frontdoor/openai"
 	"github.com/causeway-ai/causeway/internal/gateway"
@@ -59,21 +58,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	}
 }
 
-func credential(r *http.Request) string {
-	a := r.Header.Get("Authorization")
-	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return strings.TrimSpace(a[7:])
-	}
-	return ""
-}
-
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) *identity.Principal {
-	p, err := h.GW.Authenticate(r.Context(), credential(r))
-	if err != nil {
-		openai.WriteError(w, err)
-		return nil
-	}
-	return p
+	return openai.Authenticate(h.GW, w, r)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -310,14 +296,8 @@ func (h *Handler) updateConversation(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
-	if err != nil {
-		openai.WriteError(w, err)
-		return
-	}
 	var req wire.ConversationUpdate
-	if err := decodeJSON(body, &req); err != nil {
-		openai.WriteError(w, err)
+	if !h.readJSON(w, r, &req) {
 		return
 	}
 	if req.Metadata == nil {
@@ -346,14 +326,8 @@ func (h *Handler) addItems(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
-	if err != nil {
-		openai.WriteError(w, err)
-		return
-	}
 	var req wire.ItemsCreate
-	if err := decodeJSON(body, &req); err != nil {
-		openai.WriteError(w, err)
+	if !h.readJSON(w, r, &req) {
 		return
 	}
 	if len(req.Items) == 0 {
@@ -399,4 +373,18 @@ func (h *Handler) deleteItem(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := h.RT.DeleteItem(r.Context(), p, r.PathValue("id"), r.PathValue("item_id"))
 	reply(w, c, err)
+}
+
+// readJSON reads a bounded body into v, answering the client itself (and
+// reporting false) when it cannot.
+func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
+	if err == nil {
+		err = decodeJSON(body, v)
+	}
+	if err != nil {
+		openai.WriteError(w, err)
+		return false
+	}
+	return true
 }
