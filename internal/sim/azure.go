@@ -435,31 +435,9 @@ func (s *Sim) azureEmbeddings(w http.ResponseWriter, r *http.Request) {
 	if d := r.PathValue("deployment"); d != "" {
 		req.Model = d
 	}
-	if req.Model == "" {
-		invalid("model", "missing_required_parameter", "you must provide a model parameter").write(w)
-		return
-	}
-	inputs, words, e := embeddingInputs(req.Input)
+	inputs, words, dims, b64, e := embeddingParams(&req)
 	if e != nil {
 		e.write(w)
-		return
-	}
-	dims := defaultEmbeddingDims
-	if req.Dimensions != nil {
-		if *req.Dimensions < 1 || *req.Dimensions > 8192 {
-			invalid("dimensions", "invalid_value", "Invalid 'dimensions': expected a value between 1 and 8192.").write(w)
-			return
-		}
-		dims = *req.Dimensions
-	}
-	b64 := false
-	switch req.EncodingFormat {
-	case "", "float":
-	case "base64":
-		b64 = true
-	default:
-		invalid("encoding_format", "invalid_value",
-			"Invalid value: '"+req.EncodingFormat+"'. Supported values are: 'float' and 'base64'.").write(w)
 		return
 	}
 

@@ -608,31 +608,9 @@ func (s *Sim) openAIEmbeddings(w http.ResponseWriter, r *http.Request) {
 		e.write(w)
 		return
 	}
-	if req.Model == "" {
-		invalid("model", "missing_required_parameter", "you must provide a model parameter").write(w)
-		return
-	}
-	inputs, words, e := embeddingInputs(req.Input)
+	inputs, words, dims, b64, e := embeddingParams(&req)
 	if e != nil {
 		e.write(w)
-		return
-	}
-	dims := defaultEmbeddingDims
-	if req.Dimensions != nil {
-		if *req.Dimensions < 1 || *req.Dimensions > 8192 {
-			invalid("dimensions", "invalid_value", "Invalid 'dimensions': expected a value between 1 and 8192.").write(w)
-			return
-		}
-		dims = *req.Dimensions
-	}
-	b64 := false
-	switch req.EncodingFormat {
-	case "", "float":
-	case "base64":
-		b64 = true
-	default:
-		invalid("encoding_format", "invalid_value",
-			"Invalid value: '"+req.EncodingFormat+"'. Supported values are: 'float' and 'base64'.").write(w)
 		return
 	}
 
@@ -720,6 +698,35 @@ func (s *Sim) openAIEmbeddingBody(req *oai.EmbeddingRequest, inputs []string, wo
 // embeddingInputs reads input: a string, an array of strings, a token
 // array, or an array of token arrays. A token array becomes the string of
 // its ids joined by spaces, so it counts one word per token.
+// embeddingParams validates an embeddings request as OpenAI (and Azure)
+// do, returning its inputs, their word count, the dimensions and whether
+// vectors are wanted in base64.
+func embeddingParams(req *oai.EmbeddingRequest) (inputs []string, words, dims int, b64 bool, e *openAIError) {
+	if req.Model == "" {
+		return nil, 0, 0, false, invalid("model", "missing_required_parameter", "you must provide a model parameter")
+	}
+	inputs, words, e = embeddingInputs(req.Input)
+	if e != nil {
+		return nil, 0, 0, false, e
+	}
+	dims = defaultEmbeddingDims
+	if req.Dimensions != nil {
+		if *req.Dimensions < 1 || *req.Dimensions > 8192 {
+			return nil, 0, 0, false, invalid("dimensions", "invalid_value", "Invalid 'dimensions': expected a value between 1 and 8192.")
+		}
+		dims = *req.Dimensions
+	}
+	switch req.EncodingFormat {
+	case "", "float":
+	case "base64":
+		b64 = true
+	default:
+		return nil, 0, 0, false, invalid("encoding_format", "invalid_value",
+			"Invalid value: '"+req.EncodingFormat+"'. Supported values are: 'float' and 'base64'.")
+	}
+	return inputs, words, dims, b64, nil
+}
+
 func embeddingInputs(raw json.RawMessage) ([]string, int, *openAIError) {
 	raw = bytes.TrimSpace(raw)
 	bad := invalid("input", "invalid_value", "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.")
