@@ -118,8 +118,12 @@ func cacheBypassed(ctx context.Context) bool {
 // that its usage can still be read and billed.
 func (g *Gateway) upstreamContext(client context.Context) (context.Context, context.CancelFunc, func() bool) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(client))
+	drain := g.drain
+	if abortOnCancel(client) {
+		drain = 0
+	}
 	stop := context.AfterFunc(client, func() {
-		t := time.AfterFunc(g.drain, cancel)
+		t := time.AfterFunc(drain, cancel)
 		context.AfterFunc(ctx, func() { t.Stop() })
 	})
 	// A shutdown past its deadline cancels every attempt still running,

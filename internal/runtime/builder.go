@@ -26,6 +26,14 @@ type builder struct {
 	record bool
 	final  []byte
 	finalT string
+	// finalled: the last event is prepared (final is nil when the
+	// response ends without one: a cancelled response).
+	finalled bool
+	// started: response.created has been sent. onStart, when set, is
+	// called once the response is in progress (its first model call
+	// answered).
+	started bool
+	onStart func()
 
 	msg    int // output index of the open message, -1 if none
 	text   strings.Builder
@@ -124,10 +132,20 @@ func (b *builder) snapshot() *wire.Response {
 	return &r
 }
 
+// sendCreated sends response.created with the response as it is now
+// (in_progress, or queued for a background response).
+func (b *builder) sendCreated() error {
+	b.started = true
+	return b.send(&wire.Event{Type: "response.created", Response: b.snapshot()})
+}
+
 func (b *builder) start() error {
-	if err := b.send(&wire.Event{Type: "response.created", Response: b.snapshot()}); err != nil {
-		return err
+	if !b.started {
+		if err := b.sendCreated(); err != nil {
+			return err
+		}
 	}
+	b.resp.Status = "in_progress"
 	return b.send(&wire.Event{Type: "response.in_progress", Response: b.snapshot()})
 }
 
@@ -354,9 +372,30 @@ func (b *builder) fail(err error) {
 	b.resp.Error = &wire.Error{Code: "server_error", Message: e.Message}
 }
 
-// prepareFinal encodes the last event (and records it for replay).
+// cancelled ends the response as cancelled (a background response's
+// cancel): what it produced so far is kept.
+func (b *builder) cancelled() {
+	if emit := b.emit; emit != nil {
+		b.emit = func(string, []byte) error { return nil }
+		_ = b.closeAll()
+		b.emit = emit
+	} else {
+		_ = b.closeAll()
+	}
+	b.setUsage()
+	b.info()
+	b.resp.Status = "cancelled"
+}
+
+// prepareFinal encodes the last event (and records it for replay). A
+// cancelled response has none: OpenAI's stream has no event for it, and
+// the stream just ends.
 func (b *builder) prepareFinal() {
-	if b.emit == nil || b.final != nil {
+	if b.emit == nil || b.finalled {
+		return
+	}
+	b.finalled = true
+	if b.resp.Status == "cancelled" {
 		return
 	}
 	b.finalT = "response.completed"
@@ -380,6 +419,9 @@ func (b *builder) finishStream() error {
 		return nil
 	}
 	b.prepareFinal()
+	if b.final == nil {
+		return nil
+	}
 	return b.emit(b.finalT, b.final)
 }
 

@@ -30,6 +30,10 @@ import (
 // Store is what the runtime needs of the database; *store.Store has it.
 type Store interface {
 	SaveResponse(ctx context.Context, o store.Owner, r *store.Response, input, output []store.Item, events []json.RawMessage) error
+	CreateBackground(ctx context.Context, o store.Owner, r *store.Response) error
+	UpdateBackground(ctx context.Context, o store.Owner, id, status string, body json.RawMessage, leaseUntil time.Time) error
+	EndBackground(ctx context.Context, o store.Owner, id, status, errMsg string, body json.RawMessage) (bool, error)
+	AppendResponseEvents(ctx context.Context, o store.Owner, id string, first int64, events []json.RawMessage) error
 	GetResponse(ctx context.Context, o store.Owner, id string) (*store.Response, error)
 	DeleteResponse(ctx context.Context, o store.Owner, id string) error
 	ResponseItems(ctx context.Context, o store.Owner, id, kind string, p store.Page) ([]store.Item, bool, error)
@@ -63,6 +67,12 @@ type Runtime struct {
 	// Memory recalls long-term memories for requests that ask for them
 	// ("memory": {...}); nil means recall is off.
 	Memory Recaller
+	// Tick is how often a background response writes its events and
+	// renews its lease (and a reader at another replica polls); 0 means
+	// one second.
+	Tick time.Duration
+
+	bg jobs
 }
 
 // Recaller finds a subject's long-term memories that match a query.
@@ -320,38 +330,67 @@ func request(cp *CreateParams, items []wire.Item, ts *toolset) (*llm.Request, er
 // function_call_output, and calls the model again, up to MaxSteps model
 // calls; see docs/runtime.md.
 func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *CreateParams, emit Emit) (*wire.Response, error) {
-	o := OwnerOf(p)
-	hist, err := rt.history(ctx, o, cp)
-	if err != nil {
-		return nil, err
-	}
-	input, err := rt.resolve(ctx, o, hist, cp.Input)
-	if err != nil {
-		return nil, err
-	}
-	all := append(append([]wire.Item(nil), hist...), input...)
-	if err := checkToolPairs(all); err != nil {
-		return nil, err
-	}
-	ts, err := rt.toolsFor(p, cp.Req)
-	if err != nil {
-		return nil, err
-	}
-	req, err := request(cp, all, ts)
-	if err != nil {
-		return nil, err
-	}
-	memoryIDs, err := rt.recall(ctx, o, cp, req, input)
+	pr, err := rt.prepare(ctx, p, cp)
 	if err != nil {
 		return nil, err
 	}
 	if gateway.Info(ctx) == nil {
 		ctx = gateway.WithRequestInfo(ctx, &gateway.RequestInfo{ID: gateway.NewRequestID()})
 	}
+	if cp.Req.Background != nil && *cp.Req.Background {
+		return rt.createBackground(ctx, pr, emit)
+	}
+	return rt.run(ctx, pr, newBuilder(cp, emit))
+}
+
+// prepared is a checked create request: its context and the canonical
+// request of its first model call.
+type prepared struct {
+	p         *identity.Principal
+	cp        *CreateParams
+	o         store.Owner
+	hist      []wire.Item
+	input     []wire.Item
+	all       []wire.Item
+	ts        *toolset
+	req       *llm.Request
+	memoryIDs []string
+}
+
+// prepare loads the request's context and builds its first model
+// request. Its errors are the client's (4xx) or the store's.
+func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *CreateParams) (*prepared, error) {
+	pr := &prepared{p: p, cp: cp, o: OwnerOf(p)}
+	var err error
+	if pr.hist, err = rt.history(ctx, pr.o, cp); err != nil {
+		return nil, err
+	}
+	if pr.input, err = rt.resolve(ctx, pr.o, pr.hist, cp.Input); err != nil {
+		return nil, err
+	}
+	pr.all = append(append([]wire.Item(nil), pr.hist...), pr.input...)
+	if err := checkToolPairs(pr.all); err != nil {
+		return nil, err
+	}
+	if pr.ts, err = rt.toolsFor(p, cp.Req); err != nil {
+		return nil, err
+	}
+	if pr.req, err = request(cp, pr.all, pr.ts); err != nil {
+		return nil, err
+	}
+	if pr.memoryIDs, err = rt.recall(ctx, pr.o, cp, pr.req, pr.input); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+// run runs a prepared response to its end with b, which streams it when
+// it has an emitter.
+func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Response, error) {
+	p, cp, o, hist, input, all, ts, req := pr.p, pr.cp, pr.o, pr.hist, pr.input, pr.all, pr.ts, pr.req
 	rid := gateway.RequestID(ctx)
 	l := &loop{rt: rt, p: p, cp: cp, ts: ts, rid: rid, counts: repeatCounts(all)}
-	b := newBuilder(cp, emit)
-	b.memoryIDs = memoryIDs
+	b.memoryIDs = pr.memoryIDs
 	maxSteps := rt.maxSteps()
 	for step := 1; ; step++ {
 		sctx, srid := ctx, rid
@@ -378,7 +417,7 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 			call, err = rt.GW.Chat(sctx, p, req)
 		}
 		if err != nil {
-			if step == 1 {
+			if step == 1 && !b.started {
 				return nil, err
 			}
 			return rt.failed(ctx, o, cp, b, input, err)
@@ -388,6 +427,9 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 			if err := b.start(); err != nil {
 				call.Finish(err)
 				return nil, err
+			}
+			if b.onStart != nil {
+				b.onStart()
 			}
 		}
 		b.nextStep()
@@ -399,7 +441,7 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 					break
 				}
 				call.Finish(nil)
-				if emit == nil && step == 1 {
+				if b.emit == nil && step == 1 {
 					return nil, err
 				}
 				return rt.failed(ctx, o, cp, b, input, err)
@@ -428,6 +470,10 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 			b.stop = reasonMaxToolCalls
 			break
 		}
+		if err := context.Cause(ctx); err != nil {
+			// Cancelled between steps (a background response's cancel).
+			return rt.failed(ctx, o, cp, b, input, err)
+		}
 		all = append(all, b.resp.Output[b.stepStart:]...)
 		if req, err = request(cp, all, ts); err != nil {
 			return rt.failed(ctx, o, cp, b, input, err)
@@ -445,7 +491,14 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 // failed ends the response as failed after its first event (or, whole,
 // after a first model call): it is stored and returned with its error.
 func (rt *Runtime) failed(ctx context.Context, o store.Owner, cp *CreateParams, b *builder, input []wire.Item, err error) (*wire.Response, error) {
-	b.fail(err)
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errCancelled):
+		b.cancelled()
+	case errors.Is(cause, errShutdown):
+		b.fail(cause)
+	default:
+		b.fail(err)
+	}
 	if serr := rt.save(ctx, o, cp, b, input); serr != nil {
 		return nil, serr
 	}
@@ -475,7 +528,7 @@ func (rt *Runtime) save(ctx context.Context, o store.Owner, cp *CreateParams, b 
 	output, _ := json.Marshal(b.resp.Output)
 	meta, _ := json.Marshal(b.resp.Metadata)
 	r := &store.Response{ID: b.resp.ID, Model: b.resp.Model, Status: b.resp.Status, ConversationID: cp.ConversationID,
-		Request: cp.Body, Output: output, Usage: usage, Metadata: meta, Store: true, Body: body}
+		Request: cp.Body, Output: output, Usage: usage, Metadata: meta, Store: true, Body: body, Background: b.resp.Background}
 	r.CreatedAt = b.created.UTC().Truncate(time.Microsecond)
 	if b.resp.PreviousResponseID != nil {
 		r.PreviousResponseID = *b.resp.PreviousResponseID
@@ -486,6 +539,9 @@ func (rt *Runtime) save(ctx context.Context, o store.Owner, cp *CreateParams, b 
 	if b.resp.Error != nil {
 		r.Error = b.resp.Error.Message
 	}
+	// Saved even when the client has gone or the run was cancelled.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
 	if err := rt.Store.SaveResponse(ctx, o, r, in, out, b.events); err != nil {
 		return mapStoreErr(err, "conversation", "Conversation with id '"+cp.ConversationID+"' not found.")
 	}

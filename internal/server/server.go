@@ -37,6 +37,10 @@ type Server struct {
 	handler http.Handler
 	ready   atomic.Bool
 	started time.Time
+	// drains are waited for first at shutdown (background work that makes
+	// upstream calls: background responses): wait until ctx is done,
+	// then cut what is left and wait for it to be saved.
+	drains []drainer
 
 	reloadMu sync.Mutex
 	healths  map[string]*route.Health
@@ -267,10 +271,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Shutdown waits for upstream attempts to be metered, flushes the meter
+// drainer is work that shutdown waits for, and cuts when out of time.
+type drainer interface {
+	Wait(ctx context.Context) error
+	CancelAll()
+}
+
+// Shutdown waits for background responses and upstream attempts to be metered, flushes the meter
 // and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
+	for _, d := range s.drains {
+		if d.Wait(ctx) != nil {
+			d.CancelAll()
+			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = d.Wait(wctx)
+			cancel()
+		}
+	}
 	werr := s.gw.Wait(ctx)
 	if werr != nil {
 		// Out of time: cut what is still running so that it is metered

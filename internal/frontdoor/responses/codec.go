@@ -215,8 +215,8 @@ func DecodeCreate(body []byte) (*runtime.CreateParams, error) {
 	if r.Truncation != nil && *r.Truncation != "disabled" && *r.Truncation != "auto" {
 		return nil, invalid("truncation", "Invalid value: '%s'. Supported values are: 'auto' and 'disabled'.", *r.Truncation).WithCode("invalid_value")
 	}
-	if r.Background != nil && *r.Background {
-		return nil, invalid("background", "Background responses are not supported yet by this gateway.").WithCode("unsupported_value")
+	if r.Background != nil && *r.Background && r.Store != nil && !*r.Store {
+		return nil, invalid("background", "Background mode requires 'store' to be true.").WithCode("invalid_value")
 	}
 	if r.MaxToolCalls != nil && *r.MaxToolCalls < 1 {
 		return nil, invalid("max_tool_calls", "Invalid 'max_tool_calls': integer below minimum value. Expected a value >= 1, but got %d instead.", *r.MaxToolCalls).WithCode("integer_below_min_value")
