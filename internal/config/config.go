@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"reflect"
 	"time"
 
@@ -109,6 +110,22 @@ type Tools struct {
 	// MaxSteps caps the model calls of one response's tool loop. The
 	// default is 8.
 	MaxSteps int `yaml:"max_steps"`
+	// RequireApproval names the server-side tools whose every call waits
+	// for a person's approval through the API (an mcp_approval_request
+	// in the response, answered by an mcp_approval_response). Entries are
+	// tool names or path.Match patterns ("crm__*", "*").
+	RequireApproval []string `yaml:"require_approval"`
+}
+
+// NeedsApproval reports whether the configuration requires approval of
+// calls to the server-side tool name.
+func (t *Tools) NeedsApproval(name string) bool {
+	for _, p := range t.RequireApproval {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // HTTPTool is a tool backed by an HTTP endpoint.

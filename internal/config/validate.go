@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 )
@@ -41,6 +42,11 @@ func (c *Config) Validate() error {
 	}
 	v.positive("metering.drain_timeout", c.Metering.DrainTimeout)
 	v.positive("metering.shutdown_timeout", c.Metering.ShutdownTimeout)
+	for i, pat := range c.Tools.RequireApproval {
+		if _, err := path.Match(pat, ""); err != nil || pat == "" {
+			v.addf(fmt.Sprintf("tools.require_approval[%d]", i), "%q is not a tool name or pattern", pat)
+		}
+	}
 
 	providers := make(map[string]int, len(c.Providers))
 	for i, p := range c.Providers {

@@ -33,6 +33,7 @@ type builder struct {
 	// called once the response is in progress (its first model call
 	// answered).
 	started bool
+	running bool
 	onStart func()
 
 	msg    int // output index of the open message, -1 if none
@@ -139,14 +140,25 @@ func (b *builder) sendCreated() error {
 	return b.send(&wire.Event{Type: "response.created", Response: b.snapshot()})
 }
 
+// start puts the response in progress (once).
 func (b *builder) start() error {
+	if b.running {
+		return nil
+	}
+	b.running = true
 	if !b.started {
 		if err := b.sendCreated(); err != nil {
 			return err
 		}
 	}
 	b.resp.Status = "in_progress"
-	return b.send(&wire.Event{Type: "response.in_progress", Response: b.snapshot()})
+	if err := b.send(&wire.Event{Type: "response.in_progress", Response: b.snapshot()}); err != nil {
+		return err
+	}
+	if b.onStart != nil {
+		b.onStart()
+	}
+	return nil
 }
 
 func (b *builder) add(ev *llm.Event) error {

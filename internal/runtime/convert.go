@@ -77,6 +77,10 @@ func Normalize(it wire.Item) wire.Item {
 		if it.ID == "" {
 			it.ID = identity.NewID("fco_")
 		}
+	case "mcp_approval_response":
+		if it.ID == "" {
+			it.ID = identity.NewID("mcpa_")
+		}
 	}
 	if it.Status == "" {
 		it.Status = "completed"
@@ -86,8 +90,9 @@ func Normalize(it wire.Item) wire.Item {
 
 // checkToolPairs enforces OpenAI's pairing of calls and outputs over the
 // whole context: every output answers an earlier call, every call has an
-// output.
-func checkToolPairs(items []wire.Item) error {
+// output — except the calls in waiting, which wait for an approval this
+// request gives.
+func checkToolPairs(items []wire.Item, waiting map[string]bool) error {
 	calls := map[string]bool{}
 	var order []string
 	for _, it := range items {
@@ -105,16 +110,58 @@ func checkToolPairs(items []wire.Item) error {
 		}
 	}
 	for _, id := range order {
-		if !calls[id] {
+		if !calls[id] && !waiting[id] {
 			return invalid("input", "No tool output found for function call "+id+".")
 		}
 	}
 	return nil
 }
 
+// pairOutputs returns the items with every function_call_output moved to
+// just after the run of function calls it answers, where the providers
+// want a tool's result. An approved call's output comes a turn after its
+// call, with the approval (and maybe a user message) in between.
+func pairOutputs(items []wire.Item) []wire.Item {
+	outAt := map[string]int{}
+	for i, it := range items {
+		if _, seen := outAt[it.CallID]; it.Type == "function_call_output" && !seen {
+			outAt[it.CallID] = i
+		}
+	}
+	moved := map[int]bool{}
+	out := make([]wire.Item, 0, len(items))
+	for i, it := range items {
+		if moved[i] {
+			continue
+		}
+		out = append(out, it)
+		if it.Type != "function_call" || (i+1 < len(items) && items[i+1].Type == "function_call") {
+			continue
+		}
+		// items[start..i] is a run of calls; the outputs right after it
+		// stay, those further on are brought up.
+		start := i
+		for start > 0 && items[start-1].Type == "function_call" {
+			start--
+		}
+		next := i + 1
+		for next < len(items) && items[next].Type == "function_call_output" {
+			next++
+		}
+		for c := start; c <= i; c++ {
+			if k, ok := outAt[items[c].CallID]; ok && k >= next && !moved[k] {
+				moved[k] = true
+				out = append(out, items[k])
+			}
+		}
+	}
+	return out
+}
+
 // ToMessages converts items, oldest first, to canonical messages.
 // Consecutive function calls become one assistant message's tool calls.
 func ToMessages(items []wire.Item) ([]llm.Message, error) {
+	items = pairOutputs(items)
 	msgs := make([]llm.Message, 0, len(items))
 	names := map[string]string{}
 	prevCall := false
@@ -146,6 +193,9 @@ func ToMessages(items []wire.Item) ([]llm.Message, error) {
 			msgs = append(msgs, m)
 		case "reasoning":
 			// Provider-bound and opaque: not replayed.
+		case "mcp_approval_request", "mcp_approval_response":
+			// Between the client and the runtime: the call and its output
+			// are what the model sees.
 		default:
 			return nil, invalid("input["+itoa(i)+"].type", "Item type '"+it.Type+"' is not supported yet by this gateway.")
 		}

@@ -67,6 +67,9 @@ type Runtime struct {
 	// Memory recalls long-term memories for requests that ask for them
 	// ("memory": {...}); nil means recall is off.
 	Memory Recaller
+	// NeedsApproval reports whether the configuration requires a
+	// person's approval of calls to a server-side tool; nil means none.
+	NeedsApproval func(name string) bool
 	// Tick is how often a background response writes its events and
 	// renews its lease (and a reader at another replica polls); 0 means
 	// one second.
@@ -355,6 +358,9 @@ type prepared struct {
 	ts        *toolset
 	req       *llm.Request
 	memoryIDs []string
+	// approvals are the tool calls waiting for approval that this
+	// request answers.
+	approvals []approval
 }
 
 // prepare loads the request's context and builds its first model
@@ -369,7 +375,11 @@ func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *Creat
 		return nil, err
 	}
 	pr.all = append(append([]wire.Item(nil), pr.hist...), pr.input...)
-	if err := checkToolPairs(pr.all); err != nil {
+	var waiting map[string]bool
+	if pr.approvals, waiting, err = approvals(pr.all); err != nil {
+		return nil, err
+	}
+	if err := checkToolPairs(pr.all, waiting); err != nil {
 		return nil, err
 	}
 	if pr.ts, err = rt.toolsFor(p, cp.Req); err != nil {
@@ -391,6 +401,23 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 	rid := gateway.RequestID(ctx)
 	l := &loop{rt: rt, p: p, cp: cp, ts: ts, rid: rid, counts: repeatCounts(all)}
 	b.memoryIDs = pr.memoryIDs
+	if len(pr.approvals) > 0 {
+		// Calls a person has answered run (or are refused) first.
+		if err := b.start(); err != nil {
+			return nil, err
+		}
+		if err := l.answered(ctx, b, pr.approvals); err != nil {
+			return nil, err
+		}
+		all = append(all, b.resp.Output...)
+		var err error
+		if req, err = request(cp, all, ts); err != nil {
+			return rt.failed(ctx, o, cp, b, input, err)
+		}
+		if _, err = rt.recall(ctx, o, cp, req, input); err != nil {
+			return rt.failed(ctx, o, cp, b, input, err)
+		}
+	}
 	maxSteps := rt.maxSteps()
 	for step := 1; ; step++ {
 		sctx, srid := ctx, rid
@@ -428,9 +455,6 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 				call.Finish(err)
 				return nil, err
 			}
-			if b.onStart != nil {
-				b.onStart()
-			}
 		}
 		b.nextStep()
 		for {
@@ -462,7 +486,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 		if err != nil {
 			return nil, err
 		}
-		if oc.clientCalls || oc.stop {
+		if oc.clientCalls || oc.stop || oc.approval {
 			b.stop = oc.reason
 			break
 		}

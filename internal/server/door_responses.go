@@ -13,9 +13,15 @@ import (
 func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
 		rt := &runtime.Runtime{GW: s.gw, Store: s.store, Tools: s.tools.reg, MaxSteps: s.tools.steps, Meter: s.meter,
-			Memory: &memory.Service{Store: s.store}}
+			Memory: &memory.Service{Store: s.store}, NeedsApproval: s.needsApproval}
 		s.drains = append(s.drains, rt)
 		h := &respdoor.Handler{GW: s.gw, RT: rt, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
 		h.Register(mux)
 	})
+}
+
+// needsApproval reports whether the configuration in force requires a
+// person's approval of calls to the server-side tool name.
+func (s *Server) needsApproval(name string) bool {
+	return s.toolCfg.Load().NeedsApproval(name)
 }

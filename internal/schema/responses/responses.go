@@ -62,6 +62,10 @@ type FunctionTool struct {
 	Description *string         `json:"description,omitempty"`
 	Parameters  json.RawMessage `json:"parameters"`
 	Strict      *bool           `json:"strict"`
+	// RequireApproval ("always" or "never"), on a "causeway" tool: its
+	// calls wait for a person's approval (mcp_approval_request). "never"
+	// cannot lift an approval the configuration requires.
+	RequireApproval string `json:"require_approval,omitempty"`
 }
 
 // Item is an input or output item. Only the fields of its Type are set.
@@ -77,6 +81,13 @@ type Item struct {
 	Name      string          `json:"name,omitempty"`
 	Arguments *string         `json:"arguments,omitempty"`
 	Output    json.RawMessage `json:"output,omitempty"`
+	// mcp_approval_request (with Name and Arguments) and
+	// mcp_approval_response: a server-side tool call waiting for, and
+	// given, a person's approval.
+	ServerLabel       string  `json:"server_label,omitempty"`
+	ApprovalRequestID string  `json:"approval_request_id,omitempty"`
+	Approve           *bool   `json:"approve,omitempty"`
+	Reason            *string `json:"reason,omitempty"`
 	// Causeway is what Causeway adds to a server-side tool's items: the
 	// tool's metadata (HTTP status …), or why a call was refused. It is
 	// shown to the client, never to the model.
