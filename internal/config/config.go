@@ -115,6 +115,10 @@ type Tools struct {
 	// in the response, answered by an mcp_approval_response). Entries are
 	// tool names or path.Match patterns ("crm__*", "*").
 	RequireApproval []string `yaml:"require_approval"`
+	// MaxResponseCostUSD caps what one response's model calls may cost:
+	// once they have cost this much the tool loop stops and the response
+	// ends incomplete ("max_cost"). 0 means no cap.
+	MaxResponseCostUSD float64 `yaml:"max_response_cost_usd"`
 }
 
 // NeedsApproval reports whether the configuration requires approval of

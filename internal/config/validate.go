@@ -42,6 +42,9 @@ func (c *Config) Validate() error {
 	}
 	v.positive("metering.drain_timeout", c.Metering.DrainTimeout)
 	v.positive("metering.shutdown_timeout", c.Metering.ShutdownTimeout)
+	if c.Tools.MaxResponseCostUSD < 0 || math.IsNaN(c.Tools.MaxResponseCostUSD) {
+		v.addf("tools.max_response_cost_usd", "must be 0 (no cap) or positive")
+	}
 	for i, pat := range c.Tools.RequireApproval {
 		if _, err := path.Match(pat, ""); err != nil || pat == "" {
 			v.addf(fmt.Sprintf("tools.require_approval[%d]", i), "%q is not a tool name or pattern", pat)

@@ -67,6 +67,9 @@ type Runtime struct {
 	// Memory recalls long-term memories for requests that ask for them
 	// ("memory": {...}); nil means recall is off.
 	Memory Recaller
+	// MaxResponseCost caps one response's model calls' cost, in nano-USD
+	// (tools.max_response_cost_usd); nil or 0 means no cap.
+	MaxResponseCost func() int64
 	// NeedsApproval reports whether the configuration requires a
 	// person's approval of calls to a server-side tool; nil means none.
 	NeedsApproval func(name string) bool
@@ -419,6 +422,8 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 		}
 	}
 	maxSteps := rt.maxSteps()
+	budget := rt.budget(cp)
+	var spent int64
 	for step := 1; ; step++ {
 		sctx, srid := ctx, rid
 		if step > 1 {
@@ -462,6 +467,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 			if err != nil {
 				if errors.Is(err, io.EOF) {
 					call.Finish(nil)
+					spent += call.Cost()
 					break
 				}
 				call.Finish(nil)
@@ -492,6 +498,10 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 		}
 		if step >= maxSteps {
 			b.stop = reasonMaxToolCalls
+			break
+		}
+		if budget > 0 && spent >= budget {
+			b.stop = reasonMaxCost
 			break
 		}
 		if err := context.Cause(ctx); err != nil {

@@ -35,6 +35,7 @@ const toolAttemptBase = 1000
 // Reasons and messages of the tool loop.
 const (
 	reasonMaxToolCalls = "max_tool_calls"
+	reasonMaxCost      = "max_cost"
 	msgRepeated        = "repeated identical call"
 )
 
@@ -97,6 +98,21 @@ func (rt *Runtime) toolsFor(p *identity.Principal, r *wire.CreateRequest) (*tool
 		ts.llm = append(ts.llm, lt)
 	}
 	return ts, nil
+}
+
+// budget is the cap on the response's model calls' cost in nano-USD (0:
+// none): the lower of the configuration's and the request's.
+func (rt *Runtime) budget(cp *CreateParams) int64 {
+	var b int64
+	if rt.MaxResponseCost != nil {
+		b = rt.MaxResponseCost()
+	}
+	if m := cp.Req.MaxCostUSD; m != nil && *m > 0 {
+		if r := billing.FromUSD(*m); b == 0 || r < b {
+			b = r
+		}
+	}
+	return b
 }
 
 func (rt *Runtime) maxSteps() int {

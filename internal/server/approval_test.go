@@ -181,3 +181,31 @@ func TestServerToolApprovalRequestedByClient(t *testing.T) {
 		t.Errorf("require_approval sometimes: %v; want 400", err)
 	}
 }
+
+// TestServerToolBudget: a response's model calls stop once they have
+// cost max_cost_usd: the loop ends incomplete ("max_cost") instead of
+// calling the model again.
+func TestServerToolBudget(t *testing.T) {
+	env := startTools(t, "sqlite", 0, "weather")
+	ctx := context.Background()
+	r, err := env.c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("What is the weather?")},
+		serverTools("weather"), option.WithJSONSet("max_cost_usd", 0.0000001))
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if got := itemTypes(r.Output); !slices.Equal(got, []string{"function_call", "function_call_output"}) ||
+		r.Status != "incomplete" || r.IncompleteDetails.Reason != "max_cost" {
+		t.Fatalf("output = %v, status %s (%s); want stopped after the first model call", got, r.Status, r.IncompleteDetails.Reason)
+	}
+	// A budget that covers the loop changes nothing.
+	r, err = env.c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("What is the weather?")},
+		serverTools("weather"), option.WithJSONSet("max_cost_usd", 1.0))
+	if err != nil || r.Status != "completed" || len(r.Output) != 3 {
+		t.Fatalf("with a large budget = %v, %v", r, err)
+	}
+	_, err = env.c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("x")},
+		option.WithJSONSet("max_cost_usd", -1))
+	if oaiStatus(err) != 400 {
+		t.Errorf("negative budget: %v; want 400", err)
+	}
+}

@@ -236,6 +236,9 @@ func DecodeCreate(body []byte) (*runtime.CreateParams, error) {
 	if r.Background != nil && *r.Background && r.Store != nil && !*r.Store {
 		return nil, invalid("background", "Background mode requires 'store' to be true.").WithCode("invalid_value")
 	}
+	if r.MaxCostUSD != nil && !(*r.MaxCostUSD > 0) {
+		return nil, invalid("max_cost_usd", "Invalid 'max_cost_usd': expected a positive number of US dollars.").WithCode("invalid_value")
+	}
 	if r.MaxToolCalls != nil && *r.MaxToolCalls < 1 {
 		return nil, invalid("max_tool_calls", "Invalid 'max_tool_calls': integer below minimum value. Expected a value >= 1, but got %d instead.", *r.MaxToolCalls).WithCode("integer_below_min_value")
 	}

@@ -32,6 +32,10 @@ type CreateRequest struct {
 	// Memory is Causeway's extension: recall long-term memories into the
 	// context.
 	Memory *MemoryOptions `json:"memory,omitempty"`
+	// MaxCostUSD is Causeway's extension: the response's model calls stop
+	// once they have cost this much (the response ends incomplete with
+	// reason "max_cost"); it lowers, never raises, tools.max_response_cost_usd.
+	MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
 }
 
 // TextConfig is the text field: the output format.
