@@ -41,6 +41,9 @@ type Call struct {
 	// Provider and UpstreamModel say where the call went.
 	Provider      string
 	UpstreamModel string
+	// Family is the target provider's reasoning family (see
+	// llm.Part.Origin), "" when it names none.
+	Family string
 
 	pending  []llm.Event
 	buffered interface{ Buffered() bool }
@@ -141,7 +144,7 @@ func (g *Gateway) try(ctx context.Context, p *identity.Principal, alias *Alias, 
 	c := &Call{
 		g: g, p: p, alias: alias, target: t, req: req, rid: rid, attempt: a.n,
 		pool: a.alias.Pool, member: a.index,
-		Model: alias.Name, Provider: t.Provider.Name(), UpstreamModel: t.Model,
+		Model: alias.Name, Provider: t.Provider.Name(), UpstreamModel: t.Model, Family: familyOf(t.Provider),
 		start: time.Now(),
 	}
 	c.pool.Members[a.index].Health.Begin()

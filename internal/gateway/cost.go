@@ -9,3 +9,11 @@ func (c *Call) Cost() int64 {
 	}
 	return c.target.Price.Cost(c.usage)
 }
+
+// familyOf is a provider's reasoning family, if it names one.
+func familyOf(p Provider) string {
+	if f, ok := p.(interface{ Family() string }); ok {
+		return f.Family()
+	}
+	return ""
+}

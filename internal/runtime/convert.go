@@ -165,6 +165,8 @@ func ToMessages(items []wire.Item) ([]llm.Message, error) {
 	msgs := make([]llm.Message, 0, len(items))
 	names := map[string]string{}
 	prevCall := false
+	// thinking is reasoning waiting for the assistant turn it precedes.
+	var thinking []llm.Part
 	for i, it := range items {
 		isCall := false
 		switch it.Type {
@@ -173,6 +175,10 @@ func ToMessages(items []wire.Item) ([]llm.Message, error) {
 			if err != nil {
 				return nil, err
 			}
+			if m.Role == llm.RoleAssistant && len(thinking) > 0 {
+				m.Content = append(thinking, m.Content...)
+			}
+			thinking = nil
 			msgs = append(msgs, m)
 		case "function_call":
 			isCall = true
@@ -184,15 +190,22 @@ func ToMessages(items []wire.Item) ([]llm.Message, error) {
 			tc := llm.ToolCall{ID: it.CallID, Name: it.Name, Arguments: args}
 			if n := len(msgs); n > 0 && msgs[n-1].Role == llm.RoleAssistant && (prevCall || len(msgs[n-1].ToolCalls) == 0) {
 				msgs[n-1].ToolCalls = append(msgs[n-1].ToolCalls, tc)
+				if len(thinking) > 0 {
+					msgs[n-1].Content = append(thinking, msgs[n-1].Content...)
+				}
 			} else {
-				msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{tc}})
+				msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Content: thinking, ToolCalls: []llm.ToolCall{tc}})
 			}
+			thinking = nil
 		case "function_call_output":
 			m := llm.TextMessage(llm.RoleTool, textOf(it.Output))
 			m.ToolCallID, m.ToolName = it.CallID, names[it.CallID]
 			msgs = append(msgs, m)
+			thinking = nil
 		case "reasoning":
-			// Provider-bound and opaque: not replayed.
+			// Replayed as thinking bound to the family that made it; a
+			// provider of another family leaves it out (llm.Part.Origin).
+			thinking = append(thinking, reasoningParts(&items[i])...)
 		case "mcp_approval_request", "mcp_approval_response":
 			// Between the client and the runtime: the call and its output
 			// are what the model sees.
@@ -249,4 +262,48 @@ func message(it wire.Item) (llm.Message, error) {
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+// foreignReasoning counts the reasoning items of the context that a
+// provider of family may not be sent (made by another family): its codec
+// leaves them out.
+func foreignReasoning(items []wire.Item, family string) int {
+	n := 0
+	for i := range items {
+		if items[i].Type != "reasoning" {
+			continue
+		}
+		if f := reasoningOf(&items[i]).Family; f != "" && f != family {
+			n++
+		}
+	}
+	return n
+}
+
+func reasoningOf(it *wire.Item) reasoningInfo {
+	var ri reasoningInfo
+	_ = json.Unmarshal(it.Causeway, &ri)
+	return ri
+}
+
+// reasoningParts are the canonical thinking parts of a reasoning item,
+// bound to the family that made it.
+func reasoningParts(it *wire.Item) []llm.Part {
+	ri := reasoningOf(it)
+	var parts []llm.Part
+	var sum []wire.Part
+	_ = json.Unmarshal(it.Summary, &sum)
+	var text strings.Builder
+	for _, p := range sum {
+		if p.Text != nil {
+			text.WriteString(*p.Text)
+		}
+	}
+	if text.Len() > 0 || ri.Signature != "" {
+		parts = append(parts, llm.Part{Type: llm.PartThinking, Text: text.String(), Signature: ri.Signature, Origin: ri.Family})
+	}
+	if ri.Redacted != "" {
+		parts = append(parts, llm.Part{Type: llm.PartRedactedThinking, Data: ri.Redacted, Origin: ri.Family})
+	}
+	return parts
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"github.com/causeway-ai/causeway/internal/memory"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -462,6 +463,10 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 			}
 		}
 		b.nextStep()
+		b.family = call.Family
+		if n := foreignReasoning(all, call.Family); n > 0 {
+			b.note(strconv.Itoa(n) + " reasoning item(s) made by another provider family were not sent to " + call.Provider)
+		}
 		for {
 			ev, err := call.Next()
 			if err != nil {

@@ -90,6 +90,9 @@ func decodeItems(param string, raws []json.RawMessage) ([]wire.Item, error) {
 			if len(it.Output) == 0 {
 				return nil, invalid(p+".output", "Missing required parameter: '%s.output'.", p).WithCode("missing_required_parameter")
 			}
+		case "reasoning":
+			// Opaque: replayed (as the runtime stored it) to the family
+			// that made it only.
 		case "mcp_approval_response":
 			if it.ApprovalRequestID == "" {
 				return nil, invalid(p+".approval_request_id", "Missing required parameter: '%s.approval_request_id'.", p).WithCode("missing_required_parameter")

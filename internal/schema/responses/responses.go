@@ -88,10 +88,13 @@ type Item struct {
 	// mcp_approval_request (with Name and Arguments) and
 	// mcp_approval_response: a server-side tool call waiting for, and
 	// given, a person's approval.
-	ServerLabel       string  `json:"server_label,omitempty"`
-	ApprovalRequestID string  `json:"approval_request_id,omitempty"`
-	Approve           *bool   `json:"approve,omitempty"`
-	Reason            *string `json:"reason,omitempty"`
+	// reasoning: the summary parts ([{type: "summary_text", text}]);
+	// Causeway carries the provider's signature under causeway.
+	Summary           json.RawMessage `json:"summary,omitempty"`
+	ServerLabel       string          `json:"server_label,omitempty"`
+	ApprovalRequestID string          `json:"approval_request_id,omitempty"`
+	Approve           *bool           `json:"approve,omitempty"`
+	Reason            *string         `json:"reason,omitempty"`
 	// Causeway is what Causeway adds to a server-side tool's items: the
 	// tool's metadata (HTTP status …), or why a call was refused. It is
 	// shown to the client, never to the model.
@@ -152,6 +155,9 @@ type ResponseInfo struct {
 	// Memories are the ids of the long-term memories recalled into the
 	// response's context.
 	Memories []string `json:"memories,omitempty"`
+	// Notes say what Causeway changed in the context on the way, such as
+	// reasoning of another provider family left out.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // MemoryOptions is Causeway's "memory" extension of a create request:
@@ -208,6 +214,7 @@ type Event struct {
 	OutputIndex    *int      `json:"output_index,omitempty"`
 	ItemID         string    `json:"item_id,omitempty"`
 	ContentIndex   *int      `json:"content_index,omitempty"`
+	SummaryIndex   *int      `json:"summary_index,omitempty"`
 	Item           *Item     `json:"item,omitempty"`
 	Part           *Part     `json:"part,omitempty"`
 	Delta          *string   `json:"delta,omitempty"`
