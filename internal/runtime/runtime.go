@@ -67,6 +67,10 @@ type Runtime struct {
 	// Memory recalls long-term memories for requests that ask for them
 	// ("memory": {...}); nil means recall is off.
 	Memory Recaller
+	// Ledger reads the usage ledger for the cost routes; nil means they
+	// answer that cost is not available.
+	Ledger Ledger
+
 	// Tick is how often a background response writes its events and
 	// renews its lease (and a reader at another replica polls); 0 means
 	// one second.

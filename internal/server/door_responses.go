@@ -13,7 +13,7 @@ import (
 func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
 		rt := &runtime.Runtime{GW: s.gw, Store: s.store, Tools: s.tools.reg, MaxSteps: s.tools.steps, Meter: s.meter,
-			Memory: &memory.Service{Store: s.store}}
+			Memory: &memory.Service{Store: s.store}, Ledger: s.store}
 		s.drains = append(s.drains, rt)
 		h := &respdoor.Handler{GW: s.gw, RT: rt, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
 		h.Register(mux)
