@@ -362,3 +362,27 @@ func TestAdminUsageGroupBy(t *testing.T) {
 		t.Errorf("group_by=tenant: %d, want 400", st)
 	}
 }
+
+// TestResponseCostStreamed: a streamed response's calls are in its cost
+// as soon as its final event has arrived.
+func TestResponseCostStreamed(t *testing.T) {
+	env := startCost(t, "sqlite")
+	stream := env.c.Responses.NewStreaming(context.Background(),
+		responses.ResponseNewParams{Model: "sim-openai", Input: textInput("What is the weather?")}, serverTools("weather"))
+	var final responses.Response
+	for stream.Next() {
+		if ev := stream.Current(); ev.Type == "response.completed" {
+			final = ev.AsResponseCompleted().Response
+			break
+		}
+	}
+	if err := stream.Err(); err != nil || final.ID == "" {
+		t.Fatalf("stream: %v, final %q", err, final.ID)
+	}
+	stream.Close()
+	c := getCost(t, env, "/v1/responses/"+final.ID+"/cost")
+	if c.ModelCalls != 2 || c.ToolCalls != 1 || c.InputTokens != final.Usage.InputTokens || c.OutputTokens != final.Usage.OutputTokens || c.TotalCostNanoUSD <= 0 {
+		t.Errorf("cost = %+v; want 2 model calls, 1 tool call and the response's usage %d in, %d out",
+			c, final.Usage.InputTokens, final.Usage.OutputTokens)
+	}
+}
