@@ -386,3 +386,23 @@ func TestResponseCostStreamed(t *testing.T) {
 			c, final.Usage.InputTokens, final.Usage.OutputTokens)
 	}
 }
+
+// TestResponseCostBackground: a background response's calls, made after
+// its HTTP request has ended, are tied to it too.
+func TestResponseCostBackground(t *testing.T) {
+	env := startCost(t, "sqlite")
+	ctx := context.Background()
+	r, err := env.c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai",
+		Input: textInput("What is the weather?"), Background: openai.Bool(true)}, serverTools("weather"))
+	if err != nil || r.Status != "queued" {
+		t.Fatalf("create: %v, %v", r, err)
+	}
+	evs := drain(t, env.c.Responses.GetStreaming(ctx, r.ID, responses.ResponseGetParams{}), 0)
+	if len(evs) == 0 || evs[len(evs)-1].Type != "response.completed" {
+		t.Fatalf("background run did not complete: %d events", len(evs))
+	}
+	c := getCost(t, env, "/v1/responses/"+r.ID+"/cost")
+	if c.ModelCalls != 2 || c.ToolCalls != 1 || c.TotalCostNanoUSD <= 0 {
+		t.Errorf("cost = %+v, want 2 model calls and 1 tool call", c)
+	}
+}
