@@ -25,6 +25,7 @@ type Call struct {
 	target  *Target
 	req     *llm.Request
 	rid     string
+	tie     usageTie
 	attempt int
 	pool    *route.Pool
 	member  int
@@ -142,7 +143,7 @@ func (g *Gateway) try(ctx context.Context, p *identity.Principal, alias *Alias, 
 	r := *req
 	r.UpstreamModel = t.Model
 	c := &Call{
-		g: g, p: p, alias: alias, target: t, req: req, rid: rid, attempt: a.n,
+		g: g, p: p, alias: alias, target: t, req: req, rid: rid, tie: tieOf(ctx), attempt: a.n,
 		pool: a.alias.Pool, member: a.index,
 		Model: alias.Name, Provider: t.Provider.Name(), UpstreamModel: t.Model, Family: familyOf(t.Provider),
 		start: time.Now(),
@@ -358,6 +359,7 @@ func (c *Call) finish(clientGone bool) {
 		CostNanoUSD: cost, Status: status, HTTPStatus: httpStatus, ErrorKind: kind,
 		Streamed: c.req.Stream, StartedAt: c.start, Latency: end.Sub(c.start),
 	}
+	c.tie.apply(&rec)
 	if c.p.Key != nil {
 		rec.KeyID = c.p.Key.ID
 	}

@@ -74,6 +74,10 @@ type Runtime struct {
 	// NeedsApproval reports whether the configuration requires a
 	// person's approval of calls to a server-side tool; nil means none.
 	NeedsApproval func(name string) bool
+	// Ledger reads the usage ledger for the cost routes; nil means they
+	// answer that cost is not available.
+	Ledger Ledger
+
 	// Tick is how often a background response writes its events and
 	// renews its lease (and a reader at another replica polls); 0 means
 	// one second.
@@ -402,6 +406,7 @@ func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *Creat
 // it has an emitter.
 func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Response, error) {
 	p, cp, o, hist, input, all, ts, req := pr.p, pr.cp, pr.o, pr.hist, pr.input, pr.all, pr.ts, pr.req
+	ctx = gateway.WithUsageTie(ctx, b.resp.ID, cp.ConversationID) // usage: tie records to the response
 	rid := gateway.RequestID(ctx)
 	l := &loop{rt: rt, p: p, cp: cp, ts: ts, rid: rid, counts: repeatCounts(all)}
 	b.memoryIDs = pr.memoryIDs

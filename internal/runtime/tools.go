@@ -320,8 +320,9 @@ func (l *loop) exec(ctx context.Context, b *builder, pd *pending, attempt int) {
 		status = billing.StatusError
 	}
 	rec := billing.Record{RequestID: l.rid, Attempt: attempt, Tenant: l.p.Tenant, Team: l.p.Team, User: l.p.User,
-		Endpoint: "tool", Alias: b.resp.Model, Provider: "tool", UpstreamModel: pd.call.Name,
-		Status: status, StartedAt: start, Latency: time.Since(start)}
+		Endpoint: billing.EndpointTool, Alias: b.resp.Model, Provider: "tool", UpstreamModel: pd.call.Name,
+		Status: status, StartedAt: start, Latency: time.Since(start),
+		ResponseID: b.resp.ID, ConversationID: l.cp.ConversationID}
 	if l.p.Key != nil {
 		rec.KeyID = l.p.Key.ID
 	}

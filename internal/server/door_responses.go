@@ -14,7 +14,7 @@ import (
 func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
 		rt := &runtime.Runtime{GW: s.gw, Store: s.store, Tools: s.tools.reg, MaxSteps: s.tools.steps, Meter: s.meter,
-			Memory: &memory.Service{Store: s.store}, NeedsApproval: s.needsApproval,
+			Memory: &memory.Service{Store: s.store}, NeedsApproval: s.needsApproval, Ledger: s.store,
 			MaxResponseCost: func() int64 { return billing.FromUSD(s.toolCfg.Load().MaxResponseCostUSD) }}
 		s.drains = append(s.drains, rt)
 		h := &respdoor.Handler{GW: s.gw, RT: rt, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}

@@ -57,6 +57,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	for i, route := range ExportRoutes() {
 		mux.HandleFunc(route, h.exportHandlers()[i])
 	}
+	for i, route := range CostRoutes() {
+		mux.HandleFunc(route, h.costHandlers()[i])
+	}
 }
 
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) *identity.Principal {
