@@ -296,7 +296,7 @@ func TestPinOnFirstSightThenChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pins.Set(t.Context(), "srv", "echo", newHash); err != nil {
+	if err := pins.Approve(t.Context(), "srv", "echo", newHash, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Refresh(t.Context()); err != nil {
