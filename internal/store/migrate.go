@@ -21,6 +21,7 @@ var migrations = []string{
 	"migrations/0004_key_tools.sql",
 	"migrations/0005_memories.sql",
 	"migrations/0009_background.sql",
+	"migrations/0006_tool_pins.sql",
 }
 
 // SchemaLatest is the schema version this build migrates to.
