@@ -29,8 +29,12 @@ const stdioServerArg = "mcptool-stdio-server"
 const secretEnv = "CAUSEWAY_MCPTOOL_TEST_SECRET"
 
 func TestMain(m *testing.M) {
-	if len(os.Args) == 2 && os.Args[1] == stdioServerArg {
-		if err := newMCPServer(nil).Run(context.Background(), &mcp.StdioTransport{}); err != nil {
+	if len(os.Args) == 2 && (os.Args[1] == stdioServerArg || os.Args[1] == stdioIdentityArg) {
+		srv := newMCPServer(nil)
+		if os.Args[1] == stdioIdentityArg {
+			srv = newIdentityServer()
+		}
+		if err := srv.Run(context.Background(), &mcp.StdioTransport{}); err != nil {
 			os.Exit(1)
 		}
 		os.Exit(0)
