@@ -6,9 +6,12 @@
 // A tool's description and input schema are what the model reads, so a
 // server that changes them changes what the model is told; every tool is
 // therefore pinned to the SHA-256 of its name, description and schema
-// (see Hash). A tool whose hash differs from its pin is disabled: never
-// offered, and refused if called, until its pin is updated. The package
-// must never offer the model a description nobody approved, and never
+// (see Hash) kept in a PinStore. A tool whose hash differs from its pin
+// is disabled: never offered, and refused if called, until its pin is
+// updated (Server.Approve). Every call carries the caller's identity
+// (tool.Identity) in the request's _meta and, over HTTP, in headers set
+// for that call only. The package must never offer the model a
+// description nobody approved, never send the caller's API key, and never
 // hand a stdio server the gateway's environment (it holds secrets).
 package mcptool
 
