@@ -499,3 +499,68 @@ func TestHeadersStayWithTheConfiguredHost(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusAndApprove(t *testing.T) {
+	srv := newMCPServer(nil)
+	hs := startHTTP(t, srv)
+	pins := mcptool.NewMemoryPins()
+	var changes atomic.Int32
+	s := connect(t, config.MCPServer{Name: "srv", URL: hs.URL, Pins: map[string]string{"fail": strings.Repeat("0", 64)}}, pins,
+		mcptool.WithOnChange(func() { changes.Add(1) }))
+	if changes.Load() == 0 {
+		t.Error("Connect's listing did not call OnChange")
+	}
+	status := func(name string) mcptool.ToolStatus {
+		t.Helper()
+		for _, st := range s.Status() {
+			if st.Name == name {
+				return st
+			}
+		}
+		t.Fatalf("%s not in Status()", name)
+		return mcptool.ToolStatus{}
+	}
+	echo := status("srv__echo")
+	if echo.Status != mcptool.StatusEnabled || echo.PinnedHash != echo.CurrentHash || echo.NewDescription != "" {
+		t.Fatalf("echo = %+v, want enabled at its pin", echo)
+	}
+	if st := status("srv__fail"); st.Status != mcptool.StatusDisabledChanged || !st.ConfigPinned {
+		t.Fatalf("fail = %+v, want disabled and pinned in the config", st)
+	}
+	if _, err := s.Approve(t.Context(), "fail", "", "admin"); !errors.Is(err, mcptool.ErrConfigPinned) {
+		t.Errorf("Approve of a config-pinned tool: %v, want %v", err, mcptool.ErrConfigPinned)
+	}
+	if _, err := s.Approve(t.Context(), "nope", "", "admin"); !errors.Is(err, mcptool.ErrUnknownTool) {
+		t.Errorf("Approve of an unknown tool: %v, want %v", err, mcptool.ErrUnknownTool)
+	}
+
+	addEcho(srv, nil, "Echoes, v2.")
+	if err := s.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	v2 := status("srv__echo")
+	if v2.Status != mcptool.StatusDisabledChanged || v2.NewDescription != "Echoes, v2." || v2.PinnedHash != echo.PinnedHash ||
+		v2.Description != "Echoes text back." {
+		t.Fatalf("echo after a change = %+v, want disabled with v2 to review", v2)
+	}
+	// The server changes again after the admin reviewed v2: approving v2
+	// is refused, and nothing is pinned.
+	addEcho(srv, nil, "Echoes, v3.")
+	if _, err := s.Approve(t.Context(), "echo", v2.CurrentHash, "admin"); !errors.Is(err, mcptool.ErrHashMismatch) {
+		t.Fatalf("Approve of a stale review: %v, want %v", err, mcptool.ErrHashMismatch)
+	}
+	if h, _, _ := pins.Get(t.Context(), "srv", "echo"); h != echo.PinnedHash {
+		t.Errorf("pin after a refused approval = %s, want %s", h, echo.PinnedHash)
+	}
+	v3 := status("srv__echo")
+	st, err := s.Approve(t.Context(), "echo", v3.CurrentHash, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != mcptool.StatusEnabled || st.Description != "Echoes, v3." || st.PinnedHash != v3.CurrentHash {
+		t.Errorf("approved = %+v, want v3 enabled", st)
+	}
+	if res := call(t, find(t, s, "srv__echo"), `{"text":"ok"}`); res.Output != "echo: ok" {
+		t.Errorf("output after approval = %q", res.Output)
+	}
+}
