@@ -158,6 +158,11 @@ type HTTPTool struct {
 	// MaxResponseBytes caps the body returned to the model. The default
 	// is 65536.
 	MaxResponseBytes int `yaml:"max_response_bytes"`
+	// IdentitySecret, when set, signs the caller's identity: every call
+	// carries X-Causeway-Identity, an HMAC-SHA256 of the tenant and user
+	// (X-Causeway-Tenant, X-Causeway-User) with this secret, so the
+	// endpoint can check the gateway asserted them. Use "${VAR}".
+	IdentitySecret Secret `yaml:"identity_secret"`
 }
 
 // MCPServer is a Model Context Protocol server.
@@ -172,9 +177,15 @@ type MCPServer struct {
 	Headers map[string]Secret `yaml:"headers"`
 	// Pins maps a tool name to the SHA-256 (hex) of its description and
 	// schema as approved; a tool whose description changes is disabled
-	// until its pin is updated. Tools without a pin are pinned on first
-	// sight.
+	// until its pin is updated here. Tools without a pin here are pinned
+	// on first sight in the store, and a change of one is approved through
+	// the admin API (POST /admin/v1/tools/{name}/approve).
 	Pins map[string]string `yaml:"pins"`
+	// IdentitySecret, when set, signs the caller's identity sent with
+	// every tool call to a Streamable HTTP server (X-Causeway-Identity,
+	// an HMAC-SHA256 of tenant and user with this secret) and in the
+	// request's _meta. Use "${VAR}".
+	IdentitySecret Secret `yaml:"identity_secret"`
 }
 
 // Sandbox configures the JavaScript sandbox tool.

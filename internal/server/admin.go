@@ -27,6 +27,7 @@ func (s *Server) registerAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /admin/v1/keys/{id}", s.admin(s.revokeKey))
 	mux.HandleFunc("GET /admin/v1/usage", s.admin(s.usage))
 	mux.HandleFunc("GET /admin/v1/targets", s.admin(s.targets))
+	s.registerAdminTools(mux)
 }
 
 // admin authorises a handler with the bootstrap admin key. The tenant is

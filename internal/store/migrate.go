@@ -20,8 +20,9 @@ var migrations = []string{
 	"migrations/0003_responses.sql",
 	"migrations/0004_key_tools.sql",
 	"migrations/0005_memories.sql",
-	"migrations/0009_background.sql",
+	"migrations/0006_background.sql",
 	"migrations/0007_usage_response.sql",
+	"migrations/0008_tool_pins.sql",
 }
 
 // SchemaLatest is the schema version this build migrates to.
