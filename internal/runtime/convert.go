@@ -81,6 +81,11 @@ func Normalize(it wire.Item) wire.Item {
 		if it.ID == "" {
 			it.ID = identity.NewID("mcpa_")
 		}
+	case "compaction":
+		if it.ID == "" {
+			it.ID = identity.NewID("cmp_")
+		}
+		return it // a compaction item has no status
 	}
 	if it.Status == "" {
 		it.Status = "completed"
@@ -191,6 +196,14 @@ func ToMessages(items []wire.Item) ([]llm.Message, error) {
 			m := llm.TextMessage(llm.RoleTool, textOf(it.Output))
 			m.ToolCallID, m.ToolName = it.CallID, names[it.CallID]
 			msgs = append(msgs, m)
+		case "compaction":
+			// The summary of the turns it replaced; the turns it kept
+			// follow it in the context (fromLatestCompaction).
+			c, err := decodeCompaction(it)
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, llm.TextMessage(llm.RoleSystem, CompactionMarker+c.Summary))
 		case "reasoning":
 			// Provider-bound and opaque: not replayed.
 		case "mcp_approval_request", "mcp_approval_response":

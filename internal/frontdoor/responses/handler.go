@@ -57,6 +57,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	for i, route := range ExportRoutes() {
 		mux.HandleFunc(route, h.exportHandlers()[i])
 	}
+	for i, route := range CompactRoutes() {
+		mux.HandleFunc(route, h.compactHandlers()[i])
+	}
 }
 
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) *identity.Principal {
