@@ -308,6 +308,17 @@ func (rt *Runtime) compactSplit(ctx context.Context, p *identity.Principal, cp *
 // compactionRequestID names the compaction's model call in the ledger.
 func compactionRequestID(rid string) string { return rid + "-compact" }
 
+// withRequestID gives a model call its own request id, keeping the rest
+// of the request's information.
+func withRequestID(ctx context.Context, id string) (context.Context, string) {
+	info := gateway.RequestInfo{}
+	if cur := gateway.Info(ctx); cur != nil {
+		info = *cur
+	}
+	info.ID = id
+	return gateway.WithRequestInfo(ctx, &info), id
+}
+
 // summaryInstruction is the system prompt of a summarising call.
 const summaryInstruction = `You compact conversations between a user and an AI assistant. ` +
 	`Write a summary of the transcript below that lets the assistant continue the conversation without it. ` +
@@ -342,12 +353,7 @@ func (rt *Runtime) summarise(ctx context.Context, p *identity.Principal, cp *Cre
 	} else if cp.Req.User != nil {
 		req.User = *cp.Req.User
 	}
-	info := gateway.RequestInfo{}
-	if cur := gateway.Info(ctx); cur != nil {
-		info = *cur
-	}
-	info.ID = compactionRequestID(gateway.RequestID(ctx))
-	cctx := gateway.WithRequestInfo(ctx, &info)
+	cctx, rid := withRequestID(ctx, compactionRequestID(gateway.RequestID(ctx)))
 	call, err := rt.GW.Chat(cctx, p, req)
 	if err != nil {
 		return nil, err
@@ -383,7 +389,7 @@ func (rt *Runtime) summarise(ctx context.Context, p *identity.Principal, cp *Cre
 	}
 	visible, _ := json.Marshal(map[string]any{"summary": summary, "model": model,
 		"covered_items": len(old), "kept_items": len(kept)})
-	out := &compacted{requestID: info.ID,
+	out := &compacted{requestID: rid,
 		item: wire.Item{ID: identity.NewID("cmp_"), Type: "compaction", EncryptedContent: enc, Causeway: visible}}
 	out.usage, out.sawUsage = call.Usage()
 	return out, nil

@@ -461,7 +461,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 					return nil, err
 				}
 				b.requestIDs = append(b.requestIDs, srid)
-				sctx, srid = stepContext(ctx, rid, 999)
+				sctx, srid = withRequestID(ctx, rid+"-compacted")
 				call, err = rt.GW.Chat(sctx, p, req)
 			}
 		}

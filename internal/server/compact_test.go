@@ -527,6 +527,9 @@ func TestCompactionErrors(t *testing.T) {
 	if n := env.rec.count("summarizer"); n != 0 {
 		t.Errorf("the summariser was called %d times for invalid requests", n)
 	}
+	if st, _, b := env.e.Post(t, "", "/v1/responses/compact", `{"model":"rec-main","input":"hi"}`); st != 401 {
+		t.Errorf("compact without a key: %d %s, want 401", st, b)
+	}
 }
 
 // TestTruncationCompactsFirst: with truncation "auto" and a compaction
@@ -561,7 +564,7 @@ func TestTruncationCompactsFirst(t *testing.T) {
 	// Compacted, not truncated: the summary of alpha and bravo, and the two
 	// kept turns.
 	checkContext(t, "compacted", env.rec.last(t, "chatty"), []string{runtime.CompactionMarker + "GIST-2", "charlie", "delta"}, []string{"alpha", "bravo"})
-	if ids := requestIDs(t, r.RawJSON()); len(ids) != 3 || !strings.HasSuffix(ids[0], "-compact") {
+	if ids := requestIDs(t, r.RawJSON()); len(ids) != 3 || ids[0] != ids[1]+"-compact" || ids[2] != ids[1]+"-compacted" {
 		t.Fatalf("request_ids %v, want the compaction, the refused call and the retry", ids)
 	}
 }
