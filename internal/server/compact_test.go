@@ -568,3 +568,64 @@ func TestTruncationCompactsFirst(t *testing.T) {
 		t.Fatalf("request_ids %v, want the compaction, the refused call and the retry", ids)
 	}
 }
+
+// TestCompactionOwnModel: without a compaction section, a request that
+// asks for compaction is summarised by its own model (here the
+// simulator's), and the call is metered under that alias.
+func TestCompactionOwnModel(t *testing.T) {
+	e := servertest.Start(t, servertest.Options{})
+	_, key := e.CreateKey(t, server.KeyRequest{Name: "own", User: "carol"})
+	c := newClient(e.URL, key)
+	ctx := context.Background()
+	prev := ""
+	for _, w := range turnWords[:3] {
+		p := responses.ResponseNewParams{Model: "sim-openai", Input: textInput("tell me about " + w)}
+		if prev != "" {
+			p.PreviousResponseID = openai.String(prev)
+		}
+		r, err := c.Responses.New(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = r.ID
+	}
+	before := e.Sim.Stats().Requests["gpt-4.1-mini"]
+	r, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("tell me about delta"),
+		PreviousResponseID: openai.String(prev)}, withCompaction(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := itemTypes(r.Output); !slices.Equal(got, []string{"compaction", "message"}) {
+		t.Fatalf("output %v, want the compaction first", got)
+	}
+	if got := e.Sim.Stats().Requests["gpt-4.1-mini"] - before; got != 2 {
+		t.Fatalf("upstream requests = %d, want 2 (summary, answer)", got)
+	}
+	var item struct {
+		Causeway struct {
+			Summary string `json:"summary"`
+			Model   string `json:"model"`
+			Covered int    `json:"covered_items"`
+			Kept    int    `json:"kept_items"`
+		} `json:"causeway"`
+	}
+	if err := json.Unmarshal([]byte(r.Output[0].RawJSON()), &item); err != nil {
+		t.Fatal(err)
+	}
+	// Three turns and the new input, two kept: the four items of alpha's and bravo's turns
+	// are summarised; charlie's question and answer and delta are kept.
+	if item.Causeway.Model != "sim-openai" || item.Causeway.Summary == "" || item.Causeway.Covered != 4 || item.Causeway.Kept != 3 {
+		t.Fatalf("compaction item's causeway field %+v", item.Causeway)
+	}
+	ids := requestIDs(t, r.RawJSON())
+	recs := ledger(t, e, 5)
+	for _, rc := range recs {
+		if rc.RequestID == ids[0] {
+			if rc.Alias != "sim-openai" || rc.User != "carol" {
+				t.Fatalf("compaction record %+v, want sim-openai for carol", rc)
+			}
+			return
+		}
+	}
+	t.Fatalf("no usage record %s", ids[0])
+}
