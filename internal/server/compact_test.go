@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/causeway-ai/causeway/internal/runtime"
@@ -169,8 +168,10 @@ func (env compactEnv) chain(t *testing.T, n int) string {
 	return prev
 }
 
-func withCompaction(threshold int64) option.RequestOption {
-	return option.WithJSONSet("context_management", []map[string]any{{"type": "compaction", "compact_threshold": threshold}})
+// compactAbove is the SDK's context_management asking for compaction
+// above threshold tokens.
+func compactAbove(threshold int64) []responses.ResponseNewParamsContextManagement {
+	return []responses.ResponseNewParamsContextManagement{{Type: "compaction", CompactThreshold: openai.Int(threshold)}}
 }
 
 func requestIDs(t *testing.T, raw string) []string {
@@ -199,7 +200,7 @@ func TestCompactionAuto(t *testing.T) {
 
 		// Below the threshold nothing happens.
 		r, err := env.c.Responses.New(ctx, responses.ResponseNewParams{Model: "rec-main", Input: textInput("tell me about echo"),
-			PreviousResponseID: openai.String(prev)}, withCompaction(1_000_000))
+			PreviousResponseID: openai.String(prev), ContextManagement: compactAbove(1_000_000)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +212,7 @@ func TestCompactionAuto(t *testing.T) {
 		}
 
 		r, err = env.c.Responses.New(ctx, responses.ResponseNewParams{Model: "rec-main", Input: textInput("tell me about echo"),
-			PreviousResponseID: openai.String(prev)}, withCompaction(10))
+			PreviousResponseID: openai.String(prev), ContextManagement: compactAbove(10)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -591,7 +592,7 @@ func TestCompactionOwnModel(t *testing.T) {
 	}
 	before := e.Sim.Stats().Requests["gpt-4.1-mini"]
 	r, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("tell me about delta"),
-		PreviousResponseID: openai.String(prev)}, withCompaction(1))
+		PreviousResponseID: openai.String(prev), ContextManagement: compactAbove(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
