@@ -630,3 +630,26 @@ func TestCompactionOwnModel(t *testing.T) {
 	}
 	t.Fatalf("no usage record %s", ids[0])
 }
+
+// TestCompactionBackground: a background response compacts like any
+// other (the summary is made before it is queued) and stores the
+// compaction item as its first output item.
+func TestCompactionBackground(t *testing.T) {
+	env := startCompact(t, "sqlite")
+	ctx := context.Background()
+	prev := env.chain(t, 4)
+	r, err := env.c.Responses.New(ctx, responses.ResponseNewParams{Model: "rec-main", Input: textInput("tell me about echo"),
+		PreviousResponseID: openai.String(prev), ContextManagement: compactAbove(10), Background: openai.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, env.c.Responses.GetStreaming(ctx, r.ID, responses.ResponseGetParams{}), 0)
+	got, err := env.c.Responses.Get(ctx, r.ID, responses.ResponseGetParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "completed" || !slices.Equal(itemTypes(got.Output), []string{"compaction", "message"}) {
+		t.Fatalf("background response %s with output %v, want completed with the compaction first", got.Status, itemTypes(got.Output))
+	}
+	checkContext(t, "background", env.rec.last(t, "main"), []string{runtime.CompactionMarker + "GIST-3", "delta", "echo"}, []string{"alpha", "bravo", "charlie"})
+}
