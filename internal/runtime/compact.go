@@ -245,6 +245,16 @@ type compacted struct {
 	requestID string
 	usage     llm.Usage
 	sawUsage  bool
+	// nanoUSD is what the summarising call cost.
+	nanoUSD int64
+}
+
+// cost is what the compaction cost, 0 for none.
+func (c *compacted) cost() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.nanoUSD
 }
 
 // compactContext applies compaction to a response's context. A
@@ -392,6 +402,7 @@ func (rt *Runtime) summarise(ctx context.Context, p *identity.Principal, cp *Cre
 	out := &compacted{requestID: rid,
 		item: wire.Item{ID: identity.NewID("cmp_"), Type: "compaction", EncryptedContent: enc, Causeway: visible}}
 	out.usage, out.sawUsage = call.Usage()
+	out.nanoUSD = call.Cost()
 	return out, nil
 }
 

@@ -500,6 +500,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 				call.Finish(err)
 				return nil, err
 			}
+			spent += cmp.cost() // compaction: counts toward the response's cost cap
 		}
 		b.nextStep()
 		for {
