@@ -97,6 +97,9 @@ type Config struct {
 	// Tools are the server-side tools the Responses runtime executes on a
 	// model's behalf, as the caller. A key uses only the tools it allows.
 	Tools Tools `yaml:"tools"`
+	// Compaction configures the summarising compaction of long Responses
+	// contexts; see Compaction.
+	Compaction *Compaction `yaml:"compaction"`
 }
 
 // Tools configures server-side tools.
