@@ -424,7 +424,7 @@ func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *Creat
 func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Response, error) {
 	p, cp, o, hist, input, all, ts, req := pr.p, pr.cp, pr.o, pr.hist, pr.input, pr.all, pr.ts, pr.req
 	ctx = gateway.WithUsageTie(ctx, b.resp.ID, cp.ConversationID) // usage: tie records to the response
-	ctxInput, cmp := pr.ctxInput, pr.cmp // compaction
+	ctxInput, cmp := pr.ctxInput, pr.cmp                          // compaction
 	rid := gateway.RequestID(ctx)
 	l := &loop{rt: rt, p: p, cp: cp, ts: ts, rid: rid, counts: repeatCounts(all)}
 	b.memoryIDs = pr.memoryIDs

@@ -24,13 +24,8 @@ func (h *Handler) compactHandlers() []http.HandlerFunc {
 // takes them; the answer is {id, object: "response.compaction",
 // created_at, output, usage}.
 func (h *Handler) compact(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
+	p, body := h.withBody(w, r)
 	if p == nil {
-		return
-	}
-	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
-	if err != nil {
-		openai.WriteError(w, err)
 		return
 	}
 	cp, err := DecodeCreate(body)

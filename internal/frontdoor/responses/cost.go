@@ -22,25 +22,7 @@ func CostRoutes() []string {
 }
 
 func (h *Handler) costHandlers() []http.HandlerFunc {
-	return []http.HandlerFunc{h.responseCost, h.conversationCost, h.inputTokens}
-}
-
-func (h *Handler) responseCost(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
-	if p == nil {
-		return
-	}
-	c, err := h.RT.ResponseCost(r.Context(), p, r.PathValue("id"))
-	reply(w, c, err)
-}
-
-func (h *Handler) conversationCost(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
-	if p == nil {
-		return
-	}
-	c, err := h.RT.ConversationCost(r.Context(), p, r.PathValue("id"))
-	reply(w, c, err)
+	return []http.HandlerFunc{byID(h, h.RT.ResponseCost), byID(h, h.RT.ConversationCost), h.inputTokens}
 }
 
 // InputTokens is the body of POST /v1/responses/input_tokens.
@@ -53,13 +35,8 @@ type InputTokens struct {
 // create request (model optional, as on OpenAI), and the count is the
 // runtime's offline estimate of the first model call's input.
 func (h *Handler) inputTokens(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
+	p, body := h.withBody(w, r)
 	if p == nil {
-		return
-	}
-	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
-	if err != nil {
-		openai.WriteError(w, err)
 		return
 	}
 	var head map[string]json.RawMessage

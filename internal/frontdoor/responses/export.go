@@ -13,7 +13,6 @@ import (
 	"strconv"
 
 	"github.com/causeway-ai/causeway/internal/frontdoor/openai"
-	"github.com/causeway-ai/causeway/internal/gateway"
 	"github.com/causeway-ai/causeway/internal/llm"
 	"github.com/causeway-ai/causeway/internal/runtime"
 	wire "github.com/causeway-ai/causeway/internal/schema/responses"
@@ -155,13 +154,8 @@ func (h *Handler) exportConversation(w http.ResponseWriter, r *http.Request) {
 // and the metadata kept. A malformed line fails the whole import, naming
 // the line; nothing is written.
 func (h *Handler) importConversation(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
+	p, body := h.withBody(w, r)
 	if p == nil {
-		return
-	}
-	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
-	if err != nil {
-		openai.WriteError(w, err)
 		return
 	}
 	meta, items, err := decodeExport(body)

@@ -5,6 +5,7 @@
 package responses
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -47,9 +48,9 @@ func Routes() []string {
 // Register adds the door's routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	handlers := []http.HandlerFunc{
-		h.create, h.getResponse, h.deleteResponse, h.inputItems, h.cancel,
-		h.createConversation, h.getConversation, h.updateConversation, h.deleteConversation,
-		h.addItems, h.listItems, h.getItem, h.deleteItem,
+		h.create, h.getResponse, byID(h, h.RT.DeleteResponse), paged(h, h.RT.InputItems), byID(h, h.RT.Cancel),
+		h.createConversation, byID(h, h.RT.GetConversation), h.updateConversation, byID(h, h.RT.DeleteConversation),
+		h.addItems, paged(h, h.RT.Items), byItem(h, h.RT.Item), byItem(h, h.RT.DeleteItem),
 	}
 	for i, route := range Routes() {
 		mux.HandleFunc(route, handlers[i])
@@ -67,6 +68,59 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) *identity.Principal {
 	return openai.Authenticate(h.GW, w, r)
+}
+
+// byID serves a route about one of the caller's objects, named by the
+// path's {id}: authenticate, ask the runtime, answer.
+func byID[T any](h *Handler, fn func(context.Context, *identity.Principal, string) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if p := h.principal(w, r); p != nil {
+			v, err := fn(r.Context(), p, r.PathValue("id"))
+			reply(w, v, err)
+		}
+	}
+}
+
+// byItem is byID for an item of a conversation ({id} and {item_id}).
+func byItem[T any](h *Handler, fn func(context.Context, *identity.Principal, string, string) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if p := h.principal(w, r); p != nil {
+			v, err := fn(r.Context(), p, r.PathValue("id"), r.PathValue("item_id"))
+			reply(w, v, err)
+		}
+	}
+}
+
+// paged serves a cursor page of an object's items (see page).
+func paged(h *Handler, fn func(context.Context, *identity.Principal, string, runtime.Page) (*wire.List, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := h.principal(w, r)
+		if p == nil {
+			return
+		}
+		pg, err := page(r)
+		if err != nil {
+			openai.WriteError(w, err)
+			return
+		}
+		l, err := fn(r.Context(), p, r.PathValue("id"), pg)
+		reply(w, l, err)
+	}
+}
+
+// withBody authenticates and reads the bounded body, answering the
+// client itself (and returning nil) when either fails.
+func (h *Handler) withBody(w http.ResponseWriter, r *http.Request) (*identity.Principal, []byte) {
+	p := h.principal(w, r)
+	if p == nil {
+		return nil, nil
+	}
+	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
+	if err != nil {
+		openai.WriteError(w, err)
+		return nil, nil
+	}
+	return p, body
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -124,13 +178,8 @@ func (s *sseWriter) emit(typ string, data []byte) error {
 }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
+	p, body := h.withBody(w, r)
 	if p == nil {
-		return
-	}
-	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
-	if err != nil {
-		openai.WriteError(w, err)
 		return
 	}
 	cp, err := DecodeCreate(body)
@@ -185,16 +234,6 @@ func (h *Handler) getResponse(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// cancel cancels a background response.
-func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
-	if p == nil {
-		return
-	}
-	body, err := h.RT.Cancel(r.Context(), p, r.PathValue("id"))
-	reply(w, body, err)
-}
-
 // wantsStream reports whether a GET asks for the stored stream: with
 // ?stream=true as the API documents, or with {"stream":true} in a body as
 // the Go SDK's GetStreaming sends it.
@@ -213,15 +252,6 @@ func wantsStream(w http.ResponseWriter, r *http.Request, limit int64) bool {
 		Stream bool `json:"stream"`
 	}
 	return json.Unmarshal(body, &v) == nil && v.Stream
-}
-
-func (h *Handler) deleteResponse(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
-	if p == nil {
-		return
-	}
-	d, err := h.RT.DeleteResponse(r.Context(), p, r.PathValue("id"))
-	reply(w, d, err)
 }
 
 // page reads after, limit (default 20, at most 100) and order (default
@@ -246,28 +276,9 @@ func page(r *http.Request) (runtime.Page, error) {
 	return pg, nil
 }
 
-func (h *Handler) inputItems(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
-	if p == nil {
-		return
-	}
-	pg, err := page(r)
-	if err != nil {
-		openai.WriteError(w, err)
-		return
-	}
-	l, err := h.RT.InputItems(r.Context(), p, r.PathValue("id"), pg)
-	reply(w, l, err)
-}
-
 func (h *Handler) createConversation(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
+	p, body := h.withBody(w, r)
 	if p == nil {
-		return
-	}
-	body, err := gateway.ReadBody(w, r, h.MaxBodyBytes)
-	if err != nil {
-		openai.WriteError(w, err)
 		return
 	}
 	var req wire.ConversationCreate
@@ -287,15 +298,6 @@ func (h *Handler) createConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := h.RT.CreateConversation(r.Context(), p, items, req.Metadata)
-	reply(w, c, err)
-}
-
-func (h *Handler) getConversation(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
-	if p == nil {
-		return
-	}
-	c, err := h.RT.GetConversation(r.Context(), p, r.PathValue("id"))
 	reply(w, c, err)
 }
 
@@ -320,15 +322,6 @@ func (h *Handler) updateConversation(w http.ResponseWriter, r *http.Request) {
 	reply(w, c, err)
 }
 
-func (h *Handler) deleteConversation(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
-	if p == nil {
-		return
-	}
-	d, err := h.RT.DeleteConversation(r.Context(), p, r.PathValue("id"))
-	reply(w, d, err)
-}
-
 func (h *Handler) addItems(w http.ResponseWriter, r *http.Request) {
 	p := h.principal(w, r)
 	if p == nil {
@@ -349,38 +342,6 @@ func (h *Handler) addItems(w http.ResponseWriter, r *http.Request) {
 	}
 	l, err := h.RT.AddItems(r.Context(), p, r.PathValue("id"), items)
 	reply(w, l, err)
-}
-
-func (h *Handler) listItems(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
-	if p == nil {
-		return
-	}
-	pg, err := page(r)
-	if err != nil {
-		openai.WriteError(w, err)
-		return
-	}
-	l, err := h.RT.Items(r.Context(), p, r.PathValue("id"), pg)
-	reply(w, l, err)
-}
-
-func (h *Handler) getItem(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
-	if p == nil {
-		return
-	}
-	it, err := h.RT.Item(r.Context(), p, r.PathValue("id"), r.PathValue("item_id"))
-	reply(w, it, err)
-}
-
-func (h *Handler) deleteItem(w http.ResponseWriter, r *http.Request) {
-	p := h.principal(w, r)
-	if p == nil {
-		return
-	}
-	c, err := h.RT.DeleteItem(r.Context(), p, r.PathValue("id"), r.PathValue("item_id"))
-	reply(w, c, err)
 }
 
 // readJSON reads a bounded body into v, answering the client itself (and
