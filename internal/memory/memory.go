@@ -34,6 +34,10 @@ type Store interface {
 	ListMemories(ctx context.Context, o store.Owner, namespace string, p store.Page) ([]store.Memory, bool, error)
 	SearchMemories(ctx context.Context, o store.Owner, namespace, query string, limit int) ([]store.MemoryHit, error)
 	EraseSubject(ctx context.Context, o store.Owner) (store.Erased, error)
+	GetConversation(ctx context.Context, o store.Owner, id string) (*store.Conversation, error)
+	MemoryVectors(ctx context.Context, o store.Owner, namespace, model string, dims int) ([]store.MemoryVector, error)
+	GetMemories(ctx context.Context, o store.Owner, ids []string) ([]store.Memory, error)
+	MemoryWithText(ctx context.Context, o store.Owner, namespace, text string) (*store.Memory, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -67,13 +71,19 @@ type Record struct {
 	Text          string            `json:"text"`
 	Metadata      map[string]string `json:"metadata"`
 	SourceItemIDs []string          `json:"source_item_ids"`
-	CreatedAt     int64             `json:"created_at"`
-	UpdatedAt     int64             `json:"updated_at"`
+	// ConversationID is the conversation the memory came from, or null.
+	ConversationID *string `json:"conversation_id"`
+	CreatedAt      int64   `json:"created_at"`
+	UpdatedAt      int64   `json:"updated_at"`
 }
 
 func recordOf(m *store.Memory) Record {
 	r := Record{ID: m.ID, Object: "memory", Namespace: m.Namespace, Text: m.Text, Metadata: m.Metadata,
 		SourceItemIDs: m.SourceItemIDs, CreatedAt: m.CreatedAt.Unix(), UpdatedAt: m.UpdatedAt.Unix()}
+	if m.ConversationID != "" {
+		c := m.ConversationID
+		r.ConversationID = &c
+	}
 	if r.Metadata == nil {
 		r.Metadata = map[string]string{}
 	}
@@ -95,6 +105,9 @@ type CreateParams struct {
 	Text          string            `json:"text"`
 	Metadata      map[string]string `json:"metadata"`
 	SourceItemIDs []string          `json:"source_item_ids"`
+	// ConversationID links the memory to one of the caller's
+	// conversations: deleting the conversation deletes the memory.
+	ConversationID string `json:"conversation_id"`
 }
 
 // UpdateParams is the body of PATCH /v1/memories/{id}: the fields given
@@ -166,6 +179,14 @@ type ErasedCounts struct {
 	Items         int64 `json:"items"`
 	Events        int64 `json:"events"`
 	Memories      int64 `json:"memories"`
+	// Vectors counts the memories' embedding vectors.
+	Vectors int64 `json:"vectors"`
+}
+
+// Counts is what a store's deletion counts become in a receipt.
+func Counts(e store.Erased) ErasedCounts {
+	return ErasedCounts{Responses: e.Responses, Conversations: e.Conversations, Items: e.Items,
+		Events: e.Events, Memories: e.Memories, Vectors: e.Vectors}
 }
 
 // Service is the memory API over a Store.
@@ -272,9 +293,18 @@ func (s *Service) Create(ctx context.Context, o store.Owner, p CreateParams) (*R
 	if err := checkSources(p.SourceItemIDs); err != nil {
 		return nil, err
 	}
+	if p.ConversationID != "" {
+		if _, err := s.Store.GetConversation(ctx, o, p.ConversationID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, (&llm.Error{Kind: llm.KindNotFound, Param: "conversation_id",
+					Message: fmt.Sprintf("Conversation with id '%s' not found.", p.ConversationID)}).WithCode("not_found")
+			}
+			return nil, err
+		}
+	}
 	now := s.now()
 	m := &store.Memory{ID: identity.NewID("mem_"), Namespace: ns, Text: p.Text, Metadata: p.Metadata,
-		SourceItemIDs: p.SourceItemIDs, CreatedAt: now, UpdatedAt: now}
+		SourceItemIDs: p.SourceItemIDs, ConversationID: p.ConversationID, CreatedAt: now, UpdatedAt: now}
 	if err := s.Store.CreateMemory(ctx, o, m); err != nil {
 		return nil, err
 	}
@@ -423,8 +453,8 @@ func (s *Service) Search(ctx context.Context, o store.Owner, p SearchParams) (*R
 }
 
 // Erase deletes everything kept for one subject of a tenant — responses,
-// conversations, items, stream events and memories — and returns the
-// receipt.
+// conversations, items, stream events, memories and their vectors — and
+// returns the receipt.
 func (s *Service) Erase(ctx context.Context, tenant, subject string) (*Receipt, error) {
 	if subject == "" {
 		return nil, invalid("user", "missing_required_parameter", "Missing required parameter: 'user'.")
@@ -437,8 +467,7 @@ func (s *Service) Erase(ctx context.Context, tenant, subject string) (*Receipt, 
 		return nil, err
 	}
 	return &Receipt{Object: "erasure_receipt", Tenant: tenant, Subject: subject, At: s.now().Unix(),
-		Deleted: ErasedCounts{Responses: e.Responses, Conversations: e.Conversations, Items: e.Items,
-			Events: e.Events, Memories: e.Memories}}, nil
+		Deleted: Counts(e)}, nil
 }
 
 // Recall returns up to k of the subject's memories in a namespace ("" is

@@ -39,7 +39,7 @@ type Store interface {
 	CreateConversation(ctx context.Context, o store.Owner, c *store.Conversation, items []store.Item) error
 	GetConversation(ctx context.Context, o store.Owner, id string) (*store.Conversation, error)
 	UpdateConversation(ctx context.Context, o store.Owner, id string, metadata json.RawMessage) (*store.Conversation, error)
-	DeleteConversation(ctx context.Context, o store.Owner, id string) error
+	DeleteConversation(ctx context.Context, o store.Owner, id string) (store.Erased, error)
 	AddConversationItems(ctx context.Context, o store.Owner, id string, items []store.Item) error
 	ConversationItems(ctx context.Context, o store.Owner, id string, p store.Page) ([]store.Item, bool, error)
 	ConversationItem(ctx context.Context, o store.Owner, id, itemID string) (*store.Item, error)

@@ -20,6 +20,7 @@ var migrations = []string{
 	"migrations/0003_responses.sql",
 	"migrations/0004_key_tools.sql",
 	"migrations/0005_memories.sql",
+	"migrations/0008_memory_vectors.sql",
 }
 
 // SchemaLatest is the schema version this build migrates to.
