@@ -124,7 +124,7 @@ func measure(ctx context.Context, name string, st *store.Store, data []user, k i
 	for ui, u := range data {
 		evidence[ui] = make([]string, len(u.facts))
 		for i, ut := range u.utterances {
-			rec, err := svc.Create(ctx, owner(u), memory.CreateParams{
+			rec, err := svc.Create(ctx, nil, owner(u), memory.CreateParams{
 				Namespace:     namespace,
 				Text:          ut.text,
 				Metadata:      map[string]string{"session": fmt.Sprint(ut.session)},
@@ -145,7 +145,7 @@ func measure(ctx context.Context, name string, st *store.Store, data []user, k i
 	for ui, u := range data {
 		o := owner(u)
 		for fi, f := range u.facts {
-			recs, err := svc.Recall(ctx, o.Tenant, o.Subject, namespace, f.question, k)
+			recs, err := svc.Recall(ctx, nil, o, namespace, f.question, k)
 			if err != nil {
 				return res, err
 			}

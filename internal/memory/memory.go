@@ -141,6 +141,10 @@ type SearchParams struct {
 	Query     string `json:"query"`
 	Namespace string `json:"namespace"`
 	Limit     *int   `json:"limit"`
+	// Mode is "hybrid" (the default: full text fused with vector
+	// similarity when an embedding model is configured, full text
+	// alone otherwise), "text" or "vector".
+	Mode string `json:"mode"`
 }
 
 // Results is the answer to a search.
@@ -192,6 +196,11 @@ func Counts(e store.Erased) ErasedCounts {
 // Service is the memory API over a Store.
 type Service struct {
 	Store Store
+	// Embedder and EmbeddingModel, when both set, embed every memory
+	// written and every query, as the caller: search and recall then
+	// fuse full-text and vector ranking (see Search).
+	Embedder       Embedder
+	EmbeddingModel string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -278,8 +287,9 @@ func checkSources(ids []string) error {
 	return nil
 }
 
-// Create stores a new memory for the owner.
-func (s *Service) Create(ctx context.Context, o store.Owner, p CreateParams) (*Record, error) {
+// Create stores a new memory for the owner; with an embedding model, its
+// vector too, embedded as the principal.
+func (s *Service) Create(ctx context.Context, pr *identity.Principal, o store.Owner, p CreateParams) (*Record, error) {
 	ns, err := namespace(p.Namespace)
 	if err != nil {
 		return nil, err
@@ -305,6 +315,9 @@ func (s *Service) Create(ctx context.Context, o store.Owner, p CreateParams) (*R
 	now := s.now()
 	m := &store.Memory{ID: identity.NewID("mem_"), Namespace: ns, Text: p.Text, Metadata: p.Metadata,
 		SourceItemIDs: p.SourceItemIDs, ConversationID: p.ConversationID, CreatedAt: now, UpdatedAt: now}
+	if m.Vector, err = s.embedding(ctx, pr, p.Text); err != nil {
+		return nil, err
+	}
 	if err := s.Store.CreateMemory(ctx, o, m); err != nil {
 		return nil, err
 	}
@@ -322,8 +335,10 @@ func (s *Service) Get(ctx context.Context, o store.Owner, id string) (*Record, e
 	return &r, nil
 }
 
-// Update changes the fields of the owner's memory that p sets.
-func (s *Service) Update(ctx context.Context, o store.Owner, id string, p UpdateParams) (*Record, error) {
+// Update changes the fields of the owner's memory that p sets, and
+// embeds its text again (as the principal) when there is an embedding
+// model.
+func (s *Service) Update(ctx context.Context, pr *identity.Principal, o store.Owner, id string, p UpdateParams) (*Record, error) {
 	if p.Text != nil {
 		if err := checkText(*p.Text); err != nil {
 			return nil, err
@@ -353,6 +368,9 @@ func (s *Service) Update(ctx context.Context, o store.Owner, id string, p Update
 		m.SourceItemIDs = *p.SourceItemIDs
 	}
 	m.UpdatedAt = s.now()
+	if m.Vector, err = s.embedding(ctx, pr, m.Text); err != nil {
+		return nil, err
+	}
 	if err := s.Store.UpdateMemory(ctx, o, m); err != nil {
 		return nil, mapErr(err, id)
 	}
@@ -419,9 +437,12 @@ func (s *Service) List(ctx context.Context, o store.Owner, p ListParams) (*Page,
 	return pg, nil
 }
 
-// Search ranks the owner's memories in a namespace by full-text relevance
-// to the query.
-func (s *Service) Search(ctx context.Context, o store.Owner, p SearchParams) (*Results, error) {
+// Search ranks the owner's memories in a namespace by relevance to the
+// query: full-text relevance, and, with an embedding model, cosine
+// similarity of the query's vector (embedded as the principal) to the
+// memories', the two rankings' top FusionDepth fused by Reciprocal Rank
+// Fusion (RRFK). A hit's score is then the fused score.
+func (s *Service) Search(ctx context.Context, pr *identity.Principal, o store.Owner, p SearchParams) (*Results, error) {
 	if strings.TrimSpace(p.Query) == "" {
 		return nil, invalid("query", "empty_string", "Invalid 'query': empty string. Expected a non-empty string.")
 	}
@@ -441,7 +462,7 @@ func (s *Service) Search(ctx context.Context, o store.Owner, p SearchParams) (*R
 				"Invalid 'limit': expected an integer between 1 and %d, but got %d.", MaxSearchLimit, limit)
 		}
 	}
-	hits, err := s.Store.SearchMemories(ctx, o, ns, p.Query, limit)
+	hits, err := s.search(ctx, pr, o, ns, p.Query, p.Mode, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -474,7 +495,16 @@ func (s *Service) Erase(ctx context.Context, tenant, subject string) (*Receipt, 
 // the default one) that best match the query, for the runtime to put into
 // a model's context. k ≤ 0 means DefaultSearchLimit; it is capped at
 // MaxSearchLimit. A query with no searchable words recalls nothing.
-func (s *Service) Recall(ctx context.Context, tenant, subject, namespace, query string, k int) ([]Record, error) {
+//
+// With an embedding model the query is embedded as p and the ranking is
+// Search's hybrid one.
+func (s *Service) Recall(ctx context.Context, p *identity.Principal, o store.Owner, namespace, query string, k int) ([]Record, error) {
+	return s.RecallMode(ctx, p, o, namespace, query, "", k)
+}
+
+// RecallMode is Recall with a search mode (ModeHybrid, ModeText or
+// ModeVector), for benchmarks that compare them.
+func (s *Service) RecallMode(ctx context.Context, p *identity.Principal, o store.Owner, namespace, query, mode string, k int) ([]Record, error) {
 	if k <= 0 {
 		k = DefaultSearchLimit
 	}
@@ -482,7 +512,7 @@ func (s *Service) Recall(ctx context.Context, tenant, subject, namespace, query 
 	if namespace == "" {
 		namespace = DefaultNamespace
 	}
-	hits, err := s.Store.SearchMemories(ctx, store.Owner{Tenant: tenant, Subject: subject}, namespace, query, k)
+	hits, err := s.search(ctx, p, o, namespace, query, mode, k)
 	if err != nil {
 		return nil, fmt.Errorf("memory: recall: %w", err)
 	}

@@ -67,12 +67,12 @@ type Runtime struct {
 
 // Recaller finds a subject's long-term memories that match a query.
 type Recaller interface {
-	Recall(ctx context.Context, tenant, subject, namespace, query string, k int) ([]memory.Record, error)
+	Recall(ctx context.Context, p *identity.Principal, o store.Owner, namespace, query string, k int) ([]memory.Record, error)
 }
 
 // recall puts the caller's matching memories in the context, as a system
 // message under a visible marker, and returns their ids.
-func (rt *Runtime) recall(ctx context.Context, o store.Owner, cp *CreateParams, req *llm.Request, input []wire.Item) ([]string, error) {
+func (rt *Runtime) recall(ctx context.Context, p *identity.Principal, o store.Owner, cp *CreateParams, req *llm.Request, input []wire.Item) ([]string, error) {
 	m := cp.Req.Memory
 	if m == nil || rt.Memory == nil {
 		return nil, nil
@@ -102,7 +102,7 @@ func (rt *Runtime) recall(ctx context.Context, o store.Owner, cp *CreateParams, 
 	if strings.TrimSpace(query.String()) == "" {
 		return nil, nil
 	}
-	recs, err := rt.Memory.Recall(ctx, o.Tenant, o.Subject, ns, query.String(), k)
+	recs, err := rt.Memory.Recall(ctx, p, o, ns, query.String(), k)
 	if err != nil || len(recs) == 0 {
 		return nil, err
 	}
@@ -341,7 +341,7 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 	if err != nil {
 		return nil, err
 	}
-	memoryIDs, err := rt.recall(ctx, o, cp, req, input)
+	memoryIDs, err := rt.recall(ctx, p, o, cp, req, input)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +370,7 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 			if req, err = request(cp, kept, ts); err != nil {
 				return nil, err
 			}
-			if _, err = rt.recall(ctx, o, cp, req, input); err != nil {
+			if _, err = rt.recall(ctx, p, o, cp, req, input); err != nil {
 				return nil, err
 			}
 			b.requestIDs = append(b.requestIDs, srid)

@@ -12,13 +12,19 @@ import (
 // tenant and answers with a receipt.
 func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
-		svc := &memory.Service{Store: s.store}
+		svc := s.memoryService()
 		h := &memdoor.Handler{GW: s.gw, Svc: svc, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
 		h.Register(mux)
 		mux.HandleFunc("POST /admin/v1/erase", s.admin(func(w http.ResponseWriter, r *http.Request, tenant string) error {
 			return s.erase(w, r, tenant, svc)
 		}))
 	})
+}
+
+// memoryService is the memory service as configured: embedding through
+// the gateway when memory.embedding_model is set.
+func (s *Server) memoryService() *memory.Service {
+	return &memory.Service{Store: s.store, Embedder: s.gw, EmbeddingModel: s.cfg.Memory.EmbeddingModel}
 }
 
 // EraseRequest is the body of POST /admin/v1/erase. Tenant, when set,

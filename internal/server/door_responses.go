@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	respdoor "github.com/causeway-ai/causeway/internal/frontdoor/responses"
-	"github.com/causeway-ai/causeway/internal/memory"
 	"github.com/causeway-ai/causeway/internal/runtime"
 )
 
@@ -13,7 +12,7 @@ import (
 func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
 		rt := &runtime.Runtime{GW: s.gw, Store: s.store, Tools: s.tools.reg, MaxSteps: s.tools.steps, Meter: s.meter,
-			Memory: &memory.Service{Store: s.store}}
+			Memory: s.memoryService()}
 		h := &respdoor.Handler{GW: s.gw, RT: rt, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
 		h.Register(mux)
 	})
