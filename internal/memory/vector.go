@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/causeway-ai/causeway/internal/gateway"
 	"github.com/causeway-ai/causeway/internal/identity"
 	"github.com/causeway-ai/causeway/internal/llm"
 	"github.com/causeway-ai/causeway/internal/store"
@@ -48,7 +49,7 @@ func (s *Service) embedding(ctx context.Context, p *identity.Principal, text str
 	if p == nil {
 		return nil, fmt.Errorf("memory: embedding without a principal")
 	}
-	resp, err := s.Embedder.Embed(ctx, p, &llm.EmbeddingRequest{Model: s.EmbeddingModel, Input: []string{text}})
+	resp, err := s.Embedder.Embed(subRequest(ctx), p, &llm.EmbeddingRequest{Model: s.EmbeddingModel, Input: []string{text}})
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +57,22 @@ func (s *Service) embedding(ctx context.Context, p *identity.Principal, text str
 		return nil, fmt.Errorf("memory: embedding model %q returned %d vectors, want 1", s.EmbeddingModel, len(resp.Vectors))
 	}
 	return &store.Vector{Model: s.EmbeddingModel, Values: resp.Vectors[0]}, nil
+}
+
+// subRequest gives an embedding call its own request id, derived from
+// the request's: usage is keyed by request id and attempt, so a call
+// sharing the id of the response it serves (recall) or of another
+// embedding (extraction stores several memories) would not be metered.
+func subRequest(ctx context.Context) context.Context {
+	info := gateway.RequestInfo{}
+	if cur := gateway.Info(ctx); cur != nil {
+		info = *cur
+	}
+	if info.ID == "" {
+		info.ID = gateway.NewRequestID()
+	}
+	info.ID += "-" + identity.NewID("emb")
+	return gateway.WithRequestInfo(ctx, &info)
 }
 
 // cosine is the cosine similarity of a and b (0 when either is zero).

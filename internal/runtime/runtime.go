@@ -63,11 +63,41 @@ type Runtime struct {
 	// Memory recalls long-term memories for requests that ask for them
 	// ("memory": {...}); nil means recall is off.
 	Memory Recaller
+	// Extract learns memories from stored turns whose request asked for
+	// memory; nil means extraction is off.
+	Extract Extractor
 }
 
 // Recaller finds a subject's long-term memories that match a query.
 type Recaller interface {
 	Recall(ctx context.Context, p *identity.Principal, o store.Owner, namespace, query string, k int) ([]memory.Record, error)
+}
+
+// Extractor learns long-term memories from a stored turn. AfterTurn must
+// not block: the response is being answered.
+type Extractor interface {
+	AfterTurn(p *identity.Principal, o store.Owner, t memory.Turn)
+}
+
+// extract hands a stored, completed turn whose request asked for memory
+// (and did not opt out with "extract": false) to the extractor.
+func (rt *Runtime) extract(p *identity.Principal, o store.Owner, cp *CreateParams, b *builder, input []wire.Item) {
+	m := cp.Req.Memory
+	if rt.Extract == nil || m == nil || (m.Extract != nil && !*m.Extract) || !b.resp.Store || b.resp.Status != "completed" {
+		return
+	}
+	t := memory.Turn{ResponseID: b.resp.ID, ConversationID: cp.ConversationID, Namespace: m.Namespace}
+	for _, it := range append(append([]wire.Item(nil), input...), b.resp.Output...) {
+		if it.Type != "message" || (it.Role != "user" && it.Role != "assistant") {
+			continue
+		}
+		msgs, err := ToMessages([]wire.Item{it})
+		if err != nil || len(msgs) == 0 || strings.TrimSpace(msgs[0].Text()) == "" {
+			continue
+		}
+		t.Messages = append(t.Messages, memory.TurnMessage{ItemID: it.ID, Role: it.Role, Text: msgs[0].Text()})
+	}
+	rt.Extract.AfterTurn(p, o, t)
 }
 
 // recall puts the caller's matching memories in the context, as a system
@@ -439,6 +469,7 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 	if err := rt.save(ctx, o, cp, b, input); err != nil {
 		return nil, err
 	}
+	rt.extract(p, o, cp, b, input) // memory extraction
 	return b.resp, b.finishStream()
 }
 

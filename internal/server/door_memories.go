@@ -27,6 +27,19 @@ func (s *Server) memoryService() *memory.Service {
 	return &memory.Service{Store: s.store, Embedder: s.gw, EmbeddingModel: s.cfg.Memory.EmbeddingModel}
 }
 
+// memoryExtractor is the server's one memory extractor, or nil when
+// memory.extraction_model is not set. Shutdown waits for it.
+func (s *Server) memoryExtractor() *memory.Extractor {
+	mc := s.cfg.Memory
+	if mc.ExtractionModel == "" {
+		return nil
+	}
+	if s.extractor == nil {
+		s.extractor = memory.NewExtractor(s.memoryService(), s.gw, mc.ExtractionModel, mc.Timeout(), mc.Concurrency(), mc.Queue(), s.log)
+	}
+	return s.extractor
+}
+
 // EraseRequest is the body of POST /admin/v1/erase. Tenant, when set,
 // overrides ?tenant= (and the default tenant).
 type EraseRequest struct {
@@ -48,4 +61,12 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, tenant string, sv
 	}
 	writeJSON(w, http.StatusOK, rc)
 	return nil
+}
+
+// WaitMemoryExtractions returns when the memory extractions started so
+// far have finished (at once when extraction is off).
+func (s *Server) WaitMemoryExtractions() {
+	if s.extractor != nil {
+		s.extractor.Wait()
+	}
 }
