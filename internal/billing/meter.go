@@ -40,9 +40,10 @@ type Meter struct {
 	opts MeterOptions
 	log  *slog.Logger
 
-	// writeMu serialises flushes, so that when Flush returns every record
-	// recorded before it was called is in the store.
-	writeMu sync.Mutex
+	// writer serialises flushes (a one-slot semaphore, so a waiting
+	// Flush can give up when its context ends), so that when Flush
+	// returns every record recorded before it was called is in the store.
+	writer  chan struct{}
 	mu      sync.Mutex
 	buf     []Record
 	kick    chan struct{}
@@ -74,6 +75,7 @@ func NewMeter(sink Sink, opts MeterOptions) *Meter {
 	m := &Meter{
 		sink: sink, opts: opts, log: log,
 		kick:    make(chan struct{}, 1),
+		writer:  make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		spend:   make(map[string]*keySpend),
@@ -147,10 +149,17 @@ func (m *Meter) Spend(ctx context.Context, tenant, keyID string) (int64, error) 
 	return ks.nano.Load(), nil
 }
 
-// Flush writes everything buffered now, retrying until ctx ends.
+// Flush writes everything buffered now, retrying until ctx ends. When it
+// returns with ctx still live, every record recorded before the call is
+// in the store. It is safe to call from any goroutine: flushes run one at
+// a time, and one waiting for another gives up when ctx ends.
 func (m *Meter) Flush(ctx context.Context) {
-	m.writeMu.Lock()
-	defer m.writeMu.Unlock()
+	select {
+	case m.writer <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-m.writer }()
 	for {
 		m.mu.Lock()
 		batch := m.buf

@@ -36,7 +36,7 @@ type Record struct {
 	KeyID         string        `json:"key_id"`
 	Team          string        `json:"team,omitempty"`
 	User          string        `json:"user,omitempty"`
-	Endpoint      string        `json:"endpoint"` // "chat" or "embeddings"
+	Endpoint      string        `json:"endpoint"` // "chat", "embeddings" or "tool"
 	Alias         string        `json:"model"`
 	Provider      string        `json:"provider"`
 	UpstreamModel string        `json:"upstream_model"`
@@ -53,7 +53,15 @@ type Record struct {
 	StartedAt     time.Time     `json:"started_at"`
 	Latency       time.Duration `json:"-"`
 	TTFT          time.Duration `json:"-"`
+	// ResponseID and ConversationID tie the record to the response (and
+	// its conversation) that made the call, when one did.
+	ResponseID     string `json:"response_id,omitempty"`
+	ConversationID string `json:"conversation_id,omitempty"`
 }
+
+// EndpointTool marks a server-side tool call's record: its
+// UpstreamModel is the tool's name, and it costs nothing itself.
+const EndpointTool = "tool"
 
 // UsageFilter selects usage records. Tenant is required; zero values of
 // the others match everything.
@@ -64,12 +72,57 @@ type UsageFilter struct {
 	User   string
 	From   time.Time
 	To     time.Time
+	// ResponseID and ConversationID select the records of one response
+	// or one conversation.
+	ResponseID     string
+	ConversationID string
 }
 
 // Summary totals usage records.
 type Summary struct {
-	Requests     int64 `json:"requests"`
+	Requests int64 `json:"requests"`
+	// Responses counts the distinct responses the records belong to.
+	Responses    int64 `json:"responses"`
 	InputTokens  int64 `json:"input_tokens"`
 	OutputTokens int64 `json:"output_tokens"`
 	CostNanoUSD  int64 `json:"-"`
 }
+
+// Line totals the records of one kind of call: one endpoint, model alias,
+// provider and upstream model (for tool calls, the tool's name).
+type Line struct {
+	Endpoint      string
+	Alias         string
+	Provider      string
+	UpstreamModel string
+	// Records counts the records (upstream attempts, or tool calls);
+	// Errors those whose status is not ok.
+	Records      int64
+	Errors       int64
+	InputTokens  int64
+	OutputTokens int64
+	CachedTokens int64
+	Reasoning    int64
+	CostNanoUSD  int64
+}
+
+// Group totals the records sharing one value of a grouping dimension.
+type Group struct {
+	Key          string
+	Requests     int64
+	Records      int64
+	Errors       int64
+	InputTokens  int64
+	OutputTokens int64
+	CostNanoUSD  int64
+}
+
+// Dimensions the ledger can be grouped by.
+const (
+	GroupResponse     = "response"
+	GroupConversation = "conversation"
+	GroupTool         = "tool"
+	GroupModel        = "model"
+	GroupKey          = "key"
+	GroupUser         = "user"
+)

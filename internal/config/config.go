@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"reflect"
 	"time"
 
@@ -112,6 +113,26 @@ type Tools struct {
 	// MaxSteps caps the model calls of one response's tool loop. The
 	// default is 8.
 	MaxSteps int `yaml:"max_steps"`
+	// RequireApproval names the server-side tools whose every call waits
+	// for a person's approval through the API (an mcp_approval_request
+	// in the response, answered by an mcp_approval_response). Entries are
+	// tool names or path.Match patterns ("crm__*", "*").
+	RequireApproval []string `yaml:"require_approval"`
+	// MaxResponseCostUSD caps what one response's model calls may cost:
+	// once they have cost this much the tool loop stops and the response
+	// ends incomplete ("max_cost"). 0 means no cap.
+	MaxResponseCostUSD float64 `yaml:"max_response_cost_usd"`
+}
+
+// NeedsApproval reports whether the configuration requires approval of
+// calls to the server-side tool name.
+func (t *Tools) NeedsApproval(name string) bool {
+	for _, p := range t.RequireApproval {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // HTTPTool is a tool backed by an HTTP endpoint.
@@ -140,6 +161,11 @@ type HTTPTool struct {
 	// MaxResponseBytes caps the body returned to the model. The default
 	// is 65536.
 	MaxResponseBytes int `yaml:"max_response_bytes"`
+	// IdentitySecret, when set, signs the caller's identity: every call
+	// carries X-Causeway-Identity, an HMAC-SHA256 of the tenant and user
+	// (X-Causeway-Tenant, X-Causeway-User) with this secret, so the
+	// endpoint can check the gateway asserted them. Use "${VAR}".
+	IdentitySecret Secret `yaml:"identity_secret"`
 }
 
 // MCPServer is a Model Context Protocol server.
@@ -154,9 +180,15 @@ type MCPServer struct {
 	Headers map[string]Secret `yaml:"headers"`
 	// Pins maps a tool name to the SHA-256 (hex) of its description and
 	// schema as approved; a tool whose description changes is disabled
-	// until its pin is updated. Tools without a pin are pinned on first
-	// sight.
+	// until its pin is updated here. Tools without a pin here are pinned
+	// on first sight in the store, and a change of one is approved through
+	// the admin API (POST /admin/v1/tools/{name}/approve).
 	Pins map[string]string `yaml:"pins"`
+	// IdentitySecret, when set, signs the caller's identity sent with
+	// every tool call to a Streamable HTTP server (X-Causeway-Identity,
+	// an HMAC-SHA256 of tenant and user with this secret) and in the
+	// request's _meta. Use "${VAR}".
+	IdentitySecret Secret `yaml:"identity_secret"`
 }
 
 // Sandbox configures the JavaScript sandbox tool.

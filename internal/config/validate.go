@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 )
@@ -41,6 +42,14 @@ func (c *Config) Validate() error {
 	}
 	v.positive("metering.drain_timeout", c.Metering.DrainTimeout)
 	v.positive("metering.shutdown_timeout", c.Metering.ShutdownTimeout)
+	if c.Tools.MaxResponseCostUSD < 0 || math.IsNaN(c.Tools.MaxResponseCostUSD) {
+		v.addf("tools.max_response_cost_usd", "must be 0 (no cap) or positive")
+	}
+	for i, pat := range c.Tools.RequireApproval {
+		if _, err := path.Match(pat, ""); err != nil || pat == "" {
+			v.addf(fmt.Sprintf("tools.require_approval[%d]", i), "%q is not a tool name or pattern", pat)
+		}
+	}
 
 	providers := make(map[string]int, len(c.Providers))
 	for i, p := range c.Providers {

@@ -126,7 +126,7 @@ func (s *replayStream) Close() error { return nil }
 func (g *Gateway) fromCache(ctx context.Context, p *identity.Principal, alias *Alias, req *llm.Request, e *cacheEntry) (*Call, error) {
 	g.inflight.Add(1)
 	c := &Call{
-		g: g, p: p, alias: alias, req: req, rid: RequestID(ctx), attempt: 1,
+		g: g, p: p, alias: alias, req: req, rid: RequestID(ctx), tie: tieOf(ctx), attempt: 1,
 		target: &Target{Provider: cacheProvider{}, Model: e.model},
 		Model:  alias.Name, Provider: "cache", UpstreamModel: e.model,
 		start: time.Now(), stream: &replayStream{events: e.events},

@@ -25,6 +25,7 @@ type Call struct {
 	target  *Target
 	req     *llm.Request
 	rid     string
+	tie     usageTie
 	attempt int
 	pool    *route.Pool
 	member  int
@@ -41,6 +42,9 @@ type Call struct {
 	// Provider and UpstreamModel say where the call went.
 	Provider      string
 	UpstreamModel string
+	// Family is the target provider's reasoning family (see
+	// llm.Part.Origin), "" when it names none.
+	Family string
 
 	pending  []llm.Event
 	buffered interface{ Buffered() bool }
@@ -118,8 +122,12 @@ func cacheBypassed(ctx context.Context) bool {
 // that its usage can still be read and billed.
 func (g *Gateway) upstreamContext(client context.Context) (context.Context, context.CancelFunc, func() bool) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(client))
+	drain := g.drain
+	if abortOnCancel(client) {
+		drain = 0
+	}
 	stop := context.AfterFunc(client, func() {
-		t := time.AfterFunc(g.drain, cancel)
+		t := time.AfterFunc(drain, cancel)
 		context.AfterFunc(ctx, func() { t.Stop() })
 	})
 	// A shutdown past its deadline cancels every attempt still running,
@@ -135,9 +143,9 @@ func (g *Gateway) try(ctx context.Context, p *identity.Principal, alias *Alias, 
 	r := *req
 	r.UpstreamModel = t.Model
 	c := &Call{
-		g: g, p: p, alias: alias, target: t, req: req, rid: rid, attempt: a.n,
+		g: g, p: p, alias: alias, target: t, req: req, rid: rid, tie: tieOf(ctx), attempt: a.n,
 		pool: a.alias.Pool, member: a.index,
-		Model: alias.Name, Provider: t.Provider.Name(), UpstreamModel: t.Model,
+		Model: alias.Name, Provider: t.Provider.Name(), UpstreamModel: t.Model, Family: familyOf(t.Provider),
 		start: time.Now(),
 	}
 	c.pool.Members[a.index].Health.Begin()
@@ -351,6 +359,7 @@ func (c *Call) finish(clientGone bool) {
 		CostNanoUSD: cost, Status: status, HTTPStatus: httpStatus, ErrorKind: kind,
 		Streamed: c.req.Stream, StartedAt: c.start, Latency: end.Sub(c.start),
 	}
+	c.tie.apply(&rec)
 	if c.p.Key != nil {
 		rec.KeyID = c.p.Key.ID
 	}

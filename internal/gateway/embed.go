@@ -40,6 +40,7 @@ func (g *Gateway) Embed(ctx context.Context, p *identity.Principal, req *llm.Emb
 			Endpoint: "embeddings", Alias: alias.Name, Provider: t.Provider.Name(), UpstreamModel: t.Model,
 			Status: billing.StatusOK, HTTPStatus: 200, StartedAt: start, Latency: time.Since(start),
 		}
+		tieOf(ctx).apply(&rec)
 		if p.Key != nil {
 			rec.KeyID = p.Key.ID
 		}

@@ -24,6 +24,41 @@ type RequestInfo struct {
 	// NoCache bypasses the response cache (Cache-Control: no-cache or
 	// x-causeway-cache: bypass).
 	NoCache bool
+	// ResponseID and ConversationID are the response (and its
+	// conversation) the request's model calls are made for: every usage
+	// record of the request carries them.
+	ResponseID     string
+	ConversationID string
+}
+
+// WithUsageTie returns ctx whose usage records are tied to a response
+// and its conversation (empty when it has none). It copies the request
+// info rather than changing it, so a run that outlives its HTTP request
+// (a background response) shares nothing with the request's logging.
+func WithUsageTie(ctx context.Context, responseID, conversationID string) context.Context {
+	info := RequestInfo{}
+	if cur := Info(ctx); cur != nil {
+		info = *cur
+	}
+	if info.ID == "" {
+		info.ID = NewRequestID()
+	}
+	info.ResponseID, info.ConversationID = responseID, conversationID
+	return WithRequestInfo(ctx, &info)
+}
+
+// usageTie is what a usage record inherits from its request.
+type usageTie struct{ response, conversation string }
+
+func tieOf(ctx context.Context) usageTie {
+	if info := Info(ctx); info != nil {
+		return usageTie{info.ResponseID, info.ConversationID}
+	}
+	return usageTie{}
+}
+
+func (t usageTie) apply(rec *billing.Record) {
+	rec.ResponseID, rec.ConversationID = t.response, t.conversation
 }
 
 // WithRequestInfo returns ctx carrying info.

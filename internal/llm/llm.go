@@ -69,6 +69,10 @@ type Part struct {
 	MediaType string `json:"media_type,omitempty"`
 	// Signature authenticates a thinking part to the provider that made it.
 	Signature string `json:"signature,omitempty"`
+	// Origin is the provider family (gateway.Family) that made a thinking
+	// part; a provider of another family drops it rather than send
+	// reasoning it cannot verify. Empty means unknown: sent as given.
+	Origin string `json:"origin,omitempty"`
 	// CacheControl marks a prompt-caching breakpoint after this part.
 	CacheControl *CacheControl `json:"cache_control,omitempty"`
 }

@@ -26,9 +26,27 @@ type builder struct {
 	record bool
 	final  []byte
 	finalT string
+	// finalled: the last event is prepared (final is nil when the
+	// response ends without one: a cancelled response).
+	finalled bool
+	// started: response.created has been sent. onStart, when set, is
+	// called once the response is in progress (its first model call
+	// answered).
+	started bool
+	running bool
+	onStart func()
 
-	msg    int // output index of the open message, -1 if none
-	text   strings.Builder
+	msg  int // output index of the open message, -1 if none
+	text strings.Builder
+	// rs is the output index of the open reasoning item (-1 if none),
+	// with its text, signature and redacted data; family is the provider
+	// family of the current model call, which its reasoning is bound to.
+	rs     int
+	rsText strings.Builder
+	rsSig  string
+	rsData string
+	rsPart bool
+	family string
 	tool   int         // output index of the open function call, -1 if none
 	tools  map[int]int // canonical tool index → output index
 	usage  llm.Usage
@@ -42,8 +60,10 @@ type builder struct {
 	requestIDs []string
 	// memoryIDs are the long-term memories recalled into the context.
 	memoryIDs []string
-	finish    llm.FinishReason
-	failure   error
+	// notes are told to the client in causeway.notes.
+	notes   []string
+	finish  llm.FinishReason
+	failure error
 }
 
 func newBuilder(cp *CreateParams, emit Emit) *builder {
@@ -95,7 +115,7 @@ func newBuilder(cp *CreateParams, emit Emit) *builder {
 	if cp.ConversationID != "" {
 		resp.Conversation = &wire.ConversationRef{ID: cp.ConversationID}
 	}
-	return &builder{resp: resp, created: now, emit: emit, record: emit != nil && resp.Store, msg: -1, tool: -1, tools: map[int]int{}}
+	return &builder{resp: resp, created: now, emit: emit, record: emit != nil && resp.Store, msg: -1, tool: -1, rs: -1, tools: map[int]int{}}
 }
 
 // send numbers, encodes and sends one event (streams only).
@@ -124,18 +144,44 @@ func (b *builder) snapshot() *wire.Response {
 	return &r
 }
 
+// sendCreated sends response.created with the response as it is now
+// (in_progress, or queued for a background response).
+func (b *builder) sendCreated() error {
+	b.started = true
+	return b.send(&wire.Event{Type: "response.created", Response: b.snapshot()})
+}
+
+// start puts the response in progress (once).
 func (b *builder) start() error {
-	if err := b.send(&wire.Event{Type: "response.created", Response: b.snapshot()}); err != nil {
+	if b.running {
+		return nil
+	}
+	b.running = true
+	if !b.started {
+		if err := b.sendCreated(); err != nil {
+			return err
+		}
+	}
+	b.resp.Status = "in_progress"
+	if err := b.send(&wire.Event{Type: "response.in_progress", Response: b.snapshot()}); err != nil {
 		return err
 	}
-	return b.send(&wire.Event{Type: "response.in_progress", Response: b.snapshot()})
+	if b.onStart != nil {
+		b.onStart()
+	}
+	return nil
 }
 
 func (b *builder) add(ev *llm.Event) error {
 	switch ev.Type {
+	case llm.EventReasoning, llm.EventRedactedReasoning:
+		return b.reasoning(ev)
 	case llm.EventText, llm.EventRefusal:
 		if ev.Text == "" {
 			return nil
+		}
+		if err := b.closeReasoning(); err != nil {
+			return err
 		}
 		if err := b.closeTool(); err != nil {
 			return err
@@ -151,6 +197,9 @@ func (b *builder) add(ev *llm.Event) error {
 	case llm.EventToolCall:
 		idx, ok := b.tools[ev.ToolIndex]
 		if !ok {
+			if err := b.closeReasoning(); err != nil {
+				return err
+			}
 			if err := b.closeMessage(); err != nil {
 				return err
 			}
@@ -254,8 +303,92 @@ func (b *builder) closeTool() error {
 	return b.send(&wire.Event{Type: "response.output_item.done", OutputIndex: intp(i), Item: &done})
 }
 
-// closeAll closes the open message and every function call.
+// reasoning adds reasoning to the open reasoning item, opening one
+// first. A bare signature with no reasoning item open (Gemini signs text
+// and call parts; call signatures travel in the call ids) is not kept.
+func (b *builder) reasoning(ev *llm.Event) error {
+	if b.rs < 0 {
+		if ev.Type == llm.EventReasoning && ev.Text == "" {
+			return nil
+		}
+		if err := b.closeMessage(); err != nil {
+			return err
+		}
+		if err := b.closeTool(); err != nil {
+			return err
+		}
+		it := wire.Item{ID: identity.NewID("rs_"), Type: "reasoning", Summary: json.RawMessage("[]")}
+		b.resp.Output = append(b.resp.Output, it)
+		b.rs = len(b.resp.Output) - 1
+		b.rsText.Reset()
+		b.rsSig, b.rsData, b.rsPart = "", "", false
+		if err := b.send(&wire.Event{Type: "response.output_item.added", OutputIndex: intp(b.rs), Item: &it}); err != nil {
+			return err
+		}
+	}
+	id := b.resp.Output[b.rs].ID
+	if ev.Type == llm.EventRedactedReasoning {
+		b.rsData += ev.Text
+		return nil
+	}
+	if ev.Signature != "" {
+		b.rsSig = ev.Signature
+	}
+	if ev.Text == "" {
+		return nil
+	}
+	if !b.rsPart {
+		b.rsPart = true
+		if err := b.send(&wire.Event{Type: "response.reasoning_summary_part.added", ItemID: id, OutputIndex: intp(b.rs),
+			SummaryIndex: intp(0), Part: summaryText("")}); err != nil {
+			return err
+		}
+	}
+	b.rsText.WriteString(ev.Text)
+	return b.send(&wire.Event{Type: "response.reasoning_summary_text.delta", ItemID: id, OutputIndex: intp(b.rs),
+		SummaryIndex: intp(0), Delta: str(ev.Text)})
+}
+
+func summaryText(s string) *wire.Part { return &wire.Part{Type: "summary_text", Text: &s} }
+
+// reasoningInfo is what Causeway keeps of a reasoning item for replay:
+// the family it is bound to, its signature, its encrypted (redacted)
+// data. The model never sees it; the same family gets it back.
+type reasoningInfo struct {
+	Family    string `json:"family,omitempty"`
+	Signature string `json:"signature,omitempty"`
+	Redacted  string `json:"redacted,omitempty"`
+}
+
+func (b *builder) closeReasoning() error {
+	if b.rs < 0 {
+		return nil
+	}
+	i := b.rs
+	b.rs = -1
+	it := &b.resp.Output[i]
+	text := b.rsText.String()
+	if b.rsPart {
+		it.Summary, _ = json.Marshal([]*wire.Part{summaryText(text)})
+		if err := b.send(&wire.Event{Type: "response.reasoning_summary_text.done", ItemID: it.ID, OutputIndex: intp(i),
+			SummaryIndex: intp(0), Text: str(text)}); err != nil {
+			return err
+		}
+		if err := b.send(&wire.Event{Type: "response.reasoning_summary_part.done", ItemID: it.ID, OutputIndex: intp(i),
+			SummaryIndex: intp(0), Part: summaryText(text)}); err != nil {
+			return err
+		}
+	}
+	it.Causeway, _ = json.Marshal(reasoningInfo{Family: b.family, Signature: b.rsSig, Redacted: b.rsData})
+	done := *it
+	return b.send(&wire.Event{Type: "response.output_item.done", OutputIndex: intp(i), Item: &done})
+}
+
+// closeAll closes the open reasoning, message and every function call.
 func (b *builder) closeAll() error {
+	if err := b.closeReasoning(); err != nil {
+		return err
+	}
 	if err := b.closeMessage(); err != nil {
 		return err
 	}
@@ -354,9 +487,30 @@ func (b *builder) fail(err error) {
 	b.resp.Error = &wire.Error{Code: "server_error", Message: e.Message}
 }
 
-// prepareFinal encodes the last event (and records it for replay).
+// cancelled ends the response as cancelled (a background response's
+// cancel): what it produced so far is kept.
+func (b *builder) cancelled() {
+	if emit := b.emit; emit != nil {
+		b.emit = func(string, []byte) error { return nil }
+		_ = b.closeAll()
+		b.emit = emit
+	} else {
+		_ = b.closeAll()
+	}
+	b.setUsage()
+	b.info()
+	b.resp.Status = "cancelled"
+}
+
+// prepareFinal encodes the last event (and records it for replay). A
+// cancelled response has none: OpenAI's stream has no event for it, and
+// the stream just ends.
 func (b *builder) prepareFinal() {
-	if b.emit == nil || b.final != nil {
+	if b.emit == nil || b.finalled {
+		return
+	}
+	b.finalled = true
+	if b.resp.Status == "cancelled" {
 		return
 	}
 	b.finalT = "response.completed"
@@ -380,13 +534,26 @@ func (b *builder) finishStream() error {
 		return nil
 	}
 	b.prepareFinal()
+	if b.final == nil {
+		return nil
+	}
 	return b.emit(b.finalT, b.final)
+}
+
+// note adds a note for the client, once.
+func (b *builder) note(s string) {
+	for _, n := range b.notes {
+		if n == s {
+			return
+		}
+	}
+	b.notes = append(b.notes, s)
 }
 
 // info records, on the response, the request ids of its model calls:
 // their usage records in the ledger carry them.
 func (b *builder) info() {
-	if len(b.requestIDs) > 0 || len(b.memoryIDs) > 0 {
-		b.resp.Causeway = &wire.ResponseInfo{RequestIDs: b.requestIDs, Memories: b.memoryIDs}
+	if len(b.requestIDs) > 0 || len(b.memoryIDs) > 0 || len(b.notes) > 0 {
+		b.resp.Causeway = &wire.ResponseInfo{RequestIDs: b.requestIDs, Memories: b.memoryIDs, Notes: b.notes}
 	}
 }

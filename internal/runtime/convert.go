@@ -77,6 +77,10 @@ func Normalize(it wire.Item) wire.Item {
 		if it.ID == "" {
 			it.ID = identity.NewID("fco_")
 		}
+	case "mcp_approval_response":
+		if it.ID == "" {
+			it.ID = identity.NewID("mcpa_")
+		}
 	}
 	if it.Status == "" {
 		it.Status = "completed"
@@ -86,8 +90,9 @@ func Normalize(it wire.Item) wire.Item {
 
 // checkToolPairs enforces OpenAI's pairing of calls and outputs over the
 // whole context: every output answers an earlier call, every call has an
-// output.
-func checkToolPairs(items []wire.Item) error {
+// output — except the calls in waiting, which wait for an approval this
+// request gives.
+func checkToolPairs(items []wire.Item, waiting map[string]bool) error {
 	calls := map[string]bool{}
 	var order []string
 	for _, it := range items {
@@ -105,19 +110,63 @@ func checkToolPairs(items []wire.Item) error {
 		}
 	}
 	for _, id := range order {
-		if !calls[id] {
+		if !calls[id] && !waiting[id] {
 			return invalid("input", "No tool output found for function call "+id+".")
 		}
 	}
 	return nil
 }
 
+// pairOutputs returns the items with every function_call_output moved to
+// just after the run of function calls it answers, where the providers
+// want a tool's result. An approved call's output comes a turn after its
+// call, with the approval (and maybe a user message) in between.
+func pairOutputs(items []wire.Item) []wire.Item {
+	outAt := map[string]int{}
+	for i, it := range items {
+		if _, seen := outAt[it.CallID]; it.Type == "function_call_output" && !seen {
+			outAt[it.CallID] = i
+		}
+	}
+	moved := map[int]bool{}
+	out := make([]wire.Item, 0, len(items))
+	for i, it := range items {
+		if moved[i] {
+			continue
+		}
+		out = append(out, it)
+		if it.Type != "function_call" || (i+1 < len(items) && items[i+1].Type == "function_call") {
+			continue
+		}
+		// items[start..i] is a run of calls; the outputs right after it
+		// stay, those further on are brought up.
+		start := i
+		for start > 0 && items[start-1].Type == "function_call" {
+			start--
+		}
+		next := i + 1
+		for next < len(items) && items[next].Type == "function_call_output" {
+			next++
+		}
+		for c := start; c <= i; c++ {
+			if k, ok := outAt[items[c].CallID]; ok && k >= next && !moved[k] {
+				moved[k] = true
+				out = append(out, items[k])
+			}
+		}
+	}
+	return out
+}
+
 // ToMessages converts items, oldest first, to canonical messages.
 // Consecutive function calls become one assistant message's tool calls.
 func ToMessages(items []wire.Item) ([]llm.Message, error) {
+	items = pairOutputs(items)
 	msgs := make([]llm.Message, 0, len(items))
 	names := map[string]string{}
 	prevCall := false
+	// thinking is reasoning waiting for the assistant turn it precedes.
+	var thinking []llm.Part
 	for i, it := range items {
 		isCall := false
 		switch it.Type {
@@ -126,6 +175,10 @@ func ToMessages(items []wire.Item) ([]llm.Message, error) {
 			if err != nil {
 				return nil, err
 			}
+			if m.Role == llm.RoleAssistant && len(thinking) > 0 {
+				m.Content = append(thinking, m.Content...)
+			}
+			thinking = nil
 			msgs = append(msgs, m)
 		case "function_call":
 			isCall = true
@@ -137,15 +190,25 @@ func ToMessages(items []wire.Item) ([]llm.Message, error) {
 			tc := llm.ToolCall{ID: it.CallID, Name: it.Name, Arguments: args}
 			if n := len(msgs); n > 0 && msgs[n-1].Role == llm.RoleAssistant && (prevCall || len(msgs[n-1].ToolCalls) == 0) {
 				msgs[n-1].ToolCalls = append(msgs[n-1].ToolCalls, tc)
+				if len(thinking) > 0 {
+					msgs[n-1].Content = append(thinking, msgs[n-1].Content...)
+				}
 			} else {
-				msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{tc}})
+				msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Content: thinking, ToolCalls: []llm.ToolCall{tc}})
 			}
+			thinking = nil
 		case "function_call_output":
 			m := llm.TextMessage(llm.RoleTool, textOf(it.Output))
 			m.ToolCallID, m.ToolName = it.CallID, names[it.CallID]
 			msgs = append(msgs, m)
+			thinking = nil
 		case "reasoning":
-			// Provider-bound and opaque: not replayed.
+			// Replayed as thinking bound to the family that made it; a
+			// provider of another family leaves it out (llm.Part.Origin).
+			thinking = append(thinking, reasoningParts(&items[i])...)
+		case "mcp_approval_request", "mcp_approval_response":
+			// Between the client and the runtime: the call and its output
+			// are what the model sees.
 		default:
 			return nil, invalid("input["+itoa(i)+"].type", "Item type '"+it.Type+"' is not supported yet by this gateway.")
 		}
@@ -199,4 +262,48 @@ func message(it wire.Item) (llm.Message, error) {
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+// foreignReasoning counts the reasoning items of the context that a
+// provider of family may not be sent (made by another family): its codec
+// leaves them out.
+func foreignReasoning(items []wire.Item, family string) int {
+	n := 0
+	for i := range items {
+		if items[i].Type != "reasoning" {
+			continue
+		}
+		if f := reasoningOf(&items[i]).Family; f != "" && f != family {
+			n++
+		}
+	}
+	return n
+}
+
+func reasoningOf(it *wire.Item) reasoningInfo {
+	var ri reasoningInfo
+	_ = json.Unmarshal(it.Causeway, &ri)
+	return ri
+}
+
+// reasoningParts are the canonical thinking parts of a reasoning item,
+// bound to the family that made it.
+func reasoningParts(it *wire.Item) []llm.Part {
+	ri := reasoningOf(it)
+	var parts []llm.Part
+	var sum []wire.Part
+	_ = json.Unmarshal(it.Summary, &sum)
+	var text strings.Builder
+	for _, p := range sum {
+		if p.Text != nil {
+			text.WriteString(*p.Text)
+		}
+	}
+	if text.Len() > 0 || ri.Signature != "" {
+		parts = append(parts, llm.Part{Type: llm.PartThinking, Text: text.String(), Signature: ri.Signature, Origin: ri.Family})
+	}
+	if ri.Redacted != "" {
+		parts = append(parts, llm.Part{Type: llm.PartRedactedThinking, Data: ri.Redacted, Origin: ri.Family})
+	}
+	return parts
 }

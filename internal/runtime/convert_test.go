@@ -29,7 +29,7 @@ func TestToMessages(t *testing.T) {
 		{"type":"function_call_output","call_id":"c1","output":"one"},
 		{"type":"function_call_output","call_id":"c2","output":[{"type":"input_text","text":"two"}]}
 	]`)
-	if err := checkToolPairs(in); err != nil {
+	if err := checkToolPairs(in, nil); err != nil {
 		t.Fatalf("checkToolPairs: %v", err)
 	}
 	msgs, err := ToMessages(in)
@@ -63,7 +63,7 @@ func TestCheckToolPairs(t *testing.T) {
 			"No tool output found for function call c1."},
 	}
 	for _, tc := range tests {
-		err := checkToolPairs(items(t, tc.items))
+		err := checkToolPairs(items(t, tc.items), nil)
 		if err == nil || llm.KindOf(err) != llm.KindInvalid || llm.AsError(err).Message != tc.want {
 			t.Errorf("%s: %v, want invalid %q", tc.name, err, tc.want)
 		}
@@ -89,5 +89,37 @@ func TestOwnerOf(t *testing.T) {
 	k2 := &identity.Key{ID: "key_2"}
 	if o := OwnerOf(&identity.Principal{Tenant: "t", Key: k2}); o.Subject != "key_2" {
 		t.Errorf("OwnerOf(key without user) = %+v, want the key's id", o)
+	}
+}
+
+// TestPairOutputs: an output that comes a turn after its call (an
+// approved call) is moved up to just after the calls; others stay.
+func TestPairOutputs(t *testing.T) {
+	in := items(t, `[
+		{"type":"message","role":"user","content":"hi"},
+		{"type":"function_call","call_id":"a","name":"f","arguments":"{}"},
+		{"type":"function_call","call_id":"b","name":"g","arguments":"{}"},
+		{"type":"function_call_output","call_id":"b","output":"B"},
+		{"type":"mcp_approval_request","id":"mcpr_1","server_label":"causeway","name":"f","arguments":"{}"},
+		{"type":"mcp_approval_response","approval_request_id":"mcpr_1","approve":true},
+		{"type":"message","role":"user","content":"go on"},
+		{"type":"function_call_output","call_id":"a","output":"A"}
+	]`)
+	var got []string
+	for _, it := range pairOutputs(in) {
+		got = append(got, it.Type+":"+it.CallID)
+	}
+	want := []string{"message:", "function_call:a", "function_call:b", "function_call_output:a", "function_call_output:b",
+		"mcp_approval_request:", "mcp_approval_response:", "message:"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("pairOutputs = %v\nwant %v", got, want)
+	}
+	msgs, err := ToMessages(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// user, assistant (2 calls), tool, tool, user
+	if len(msgs) != 5 || msgs[2].Role != llm.RoleTool || msgs[3].Role != llm.RoleTool || msgs[4].Role != llm.RoleUser {
+		t.Fatalf("messages = %+v", msgs)
 	}
 }

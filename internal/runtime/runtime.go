@@ -16,6 +16,7 @@ import (
 	"errors"
 	"github.com/causeway-ai/causeway/internal/memory"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,10 @@ import (
 // Store is what the runtime needs of the database; *store.Store has it.
 type Store interface {
 	SaveResponse(ctx context.Context, o store.Owner, r *store.Response, input, output []store.Item, events []json.RawMessage) error
+	CreateBackground(ctx context.Context, o store.Owner, r *store.Response) error
+	UpdateBackground(ctx context.Context, o store.Owner, id, status string, body json.RawMessage, leaseUntil time.Time) error
+	EndBackground(ctx context.Context, o store.Owner, id, status, errMsg string, body json.RawMessage) (bool, error)
+	AppendResponseEvents(ctx context.Context, o store.Owner, id string, first int64, events []json.RawMessage) error
 	GetResponse(ctx context.Context, o store.Owner, id string) (*store.Response, error)
 	DeleteResponse(ctx context.Context, o store.Owner, id string) error
 	ResponseItems(ctx context.Context, o store.Owner, id, kind string, p store.Page) ([]store.Item, bool, error)
@@ -66,6 +71,22 @@ type Runtime struct {
 	// Extract learns memories from stored turns whose request asked for
 	// memory; nil means extraction is off.
 	Extract Extractor
+	// MaxResponseCost caps one response's model calls' cost, in nano-USD
+	// (tools.max_response_cost_usd); nil or 0 means no cap.
+	MaxResponseCost func() int64
+	// NeedsApproval reports whether the configuration requires a
+	// person's approval of calls to a server-side tool; nil means none.
+	NeedsApproval func(name string) bool
+	// Ledger reads the usage ledger for the cost routes; nil means they
+	// answer that cost is not available.
+	Ledger Ledger
+
+	// Tick is how often a background response writes its events and
+	// renews its lease (and a reader at another replica polls); 0 means
+	// one second.
+	Tick time.Duration
+
+	bg jobs
 }
 
 // Recaller finds a subject's long-term memories that match a query.
@@ -350,39 +371,95 @@ func request(cp *CreateParams, items []wire.Item, ts *toolset) (*llm.Request, er
 // function_call_output, and calls the model again, up to MaxSteps model
 // calls; see docs/runtime.md.
 func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *CreateParams, emit Emit) (*wire.Response, error) {
-	o := OwnerOf(p)
-	hist, err := rt.history(ctx, o, cp)
-	if err != nil {
-		return nil, err
-	}
-	input, err := rt.resolve(ctx, o, hist, cp.Input)
-	if err != nil {
-		return nil, err
-	}
-	all := append(append([]wire.Item(nil), hist...), input...)
-	if err := checkToolPairs(all); err != nil {
-		return nil, err
-	}
-	ts, err := rt.toolsFor(p, cp.Req)
-	if err != nil {
-		return nil, err
-	}
-	req, err := request(cp, all, ts)
-	if err != nil {
-		return nil, err
-	}
-	memoryIDs, err := rt.recall(ctx, p, o, cp, req, input)
+	pr, err := rt.prepare(ctx, p, cp)
 	if err != nil {
 		return nil, err
 	}
 	if gateway.Info(ctx) == nil {
 		ctx = gateway.WithRequestInfo(ctx, &gateway.RequestInfo{ID: gateway.NewRequestID()})
 	}
+	if cp.Req.Background != nil && *cp.Req.Background {
+		return rt.createBackground(ctx, pr, emit)
+	}
+	return rt.run(ctx, pr, newBuilder(cp, emit))
+}
+
+// prepared is a checked create request: its context and the canonical
+// request of its first model call.
+type prepared struct {
+	p         *identity.Principal
+	cp        *CreateParams
+	o         store.Owner
+	hist      []wire.Item
+	input     []wire.Item
+	all       []wire.Item
+	ts        *toolset
+	req       *llm.Request
+	memoryIDs []string
+	// approvals are the tool calls waiting for approval that this
+	// request answers.
+	approvals []approval
+}
+
+// prepare loads the request's context and builds its first model
+// request. Its errors are the client's (4xx) or the store's.
+func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *CreateParams) (*prepared, error) {
+	pr := &prepared{p: p, cp: cp, o: OwnerOf(p)}
+	var err error
+	if pr.hist, err = rt.history(ctx, pr.o, cp); err != nil {
+		return nil, err
+	}
+	if pr.input, err = rt.resolve(ctx, pr.o, pr.hist, cp.Input); err != nil {
+		return nil, err
+	}
+	pr.all = append(append([]wire.Item(nil), pr.hist...), pr.input...)
+	var waiting map[string]bool
+	if pr.approvals, waiting, err = approvals(pr.all); err != nil {
+		return nil, err
+	}
+	if err := checkToolPairs(pr.all, waiting); err != nil {
+		return nil, err
+	}
+	if pr.ts, err = rt.toolsFor(p, cp.Req); err != nil {
+		return nil, err
+	}
+	if pr.req, err = request(cp, pr.all, pr.ts); err != nil {
+		return nil, err
+	}
+	if pr.memoryIDs, err = rt.recall(ctx, p, pr.o, cp, pr.req, pr.input); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+// run runs a prepared response to its end with b, which streams it when
+// it has an emitter.
+func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Response, error) {
+	p, cp, o, hist, input, all, ts, req := pr.p, pr.cp, pr.o, pr.hist, pr.input, pr.all, pr.ts, pr.req
+	ctx = gateway.WithUsageTie(ctx, b.resp.ID, cp.ConversationID) // usage: tie records to the response
 	rid := gateway.RequestID(ctx)
 	l := &loop{rt: rt, p: p, cp: cp, ts: ts, rid: rid, counts: repeatCounts(all)}
-	b := newBuilder(cp, emit)
-	b.memoryIDs = memoryIDs
+	b.memoryIDs = pr.memoryIDs
+	if len(pr.approvals) > 0 {
+		// Calls a person has answered run (or are refused) first.
+		if err := b.start(); err != nil {
+			return nil, err
+		}
+		if err := l.answered(ctx, b, pr.approvals); err != nil {
+			return nil, err
+		}
+		all = append(all, b.resp.Output...)
+		var err error
+		if req, err = request(cp, all, ts); err != nil {
+			return rt.failed(ctx, o, cp, b, input, err)
+		}
+		if _, err = rt.recall(ctx, p, o, cp, req, input); err != nil {
+			return rt.failed(ctx, o, cp, b, input, err)
+		}
+	}
 	maxSteps := rt.maxSteps()
+	budget := rt.budget(cp)
+	var spent int64
 	for step := 1; ; step++ {
 		sctx, srid := ctx, rid
 		if step > 1 {
@@ -408,7 +485,7 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 			call, err = rt.GW.Chat(sctx, p, req)
 		}
 		if err != nil {
-			if step == 1 {
+			if step == 1 && !b.started {
 				return nil, err
 			}
 			return rt.failed(ctx, o, cp, b, input, err)
@@ -421,15 +498,20 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 			}
 		}
 		b.nextStep()
+		b.family = call.Family
+		if n := foreignReasoning(all, call.Family); n > 0 {
+			b.note(strconv.Itoa(n) + " reasoning item(s) made by another provider family were not sent to " + call.Provider)
+		}
 		for {
 			ev, err := call.Next()
 			if err != nil {
 				if errors.Is(err, io.EOF) {
 					call.Finish(nil)
+					spent += call.Cost()
 					break
 				}
 				call.Finish(nil)
-				if emit == nil && step == 1 {
+				if b.emit == nil && step == 1 {
 					return nil, err
 				}
 				return rt.failed(ctx, o, cp, b, input, err)
@@ -450,13 +532,21 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 		if err != nil {
 			return nil, err
 		}
-		if oc.clientCalls || oc.stop {
+		if oc.clientCalls || oc.stop || oc.approval {
 			b.stop = oc.reason
 			break
 		}
 		if step >= maxSteps {
 			b.stop = reasonMaxToolCalls
 			break
+		}
+		if budget > 0 && spent >= budget {
+			b.stop = reasonMaxCost
+			break
+		}
+		if err := context.Cause(ctx); err != nil {
+			// Cancelled between steps (a background response's cancel).
+			return rt.failed(ctx, o, cp, b, input, err)
 		}
 		all = append(all, b.resp.Output[b.stepStart:]...)
 		if req, err = request(cp, all, ts); err != nil {
@@ -476,7 +566,14 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 // failed ends the response as failed after its first event (or, whole,
 // after a first model call): it is stored and returned with its error.
 func (rt *Runtime) failed(ctx context.Context, o store.Owner, cp *CreateParams, b *builder, input []wire.Item, err error) (*wire.Response, error) {
-	b.fail(err)
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errCancelled):
+		b.cancelled()
+	case errors.Is(cause, errShutdown):
+		b.fail(cause)
+	default:
+		b.fail(err)
+	}
 	if serr := rt.save(ctx, o, cp, b, input); serr != nil {
 		return nil, serr
 	}
@@ -506,7 +603,7 @@ func (rt *Runtime) save(ctx context.Context, o store.Owner, cp *CreateParams, b 
 	output, _ := json.Marshal(b.resp.Output)
 	meta, _ := json.Marshal(b.resp.Metadata)
 	r := &store.Response{ID: b.resp.ID, Model: b.resp.Model, Status: b.resp.Status, ConversationID: cp.ConversationID,
-		Request: cp.Body, Output: output, Usage: usage, Metadata: meta, Store: true, Body: body}
+		Request: cp.Body, Output: output, Usage: usage, Metadata: meta, Store: true, Body: body, Background: b.resp.Background}
 	r.CreatedAt = b.created.UTC().Truncate(time.Microsecond)
 	if b.resp.PreviousResponseID != nil {
 		r.PreviousResponseID = *b.resp.PreviousResponseID
@@ -517,6 +614,9 @@ func (rt *Runtime) save(ctx context.Context, o store.Owner, cp *CreateParams, b 
 	if b.resp.Error != nil {
 		r.Error = b.resp.Error.Message
 	}
+	// Saved even when the client has gone or the run was cancelled.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
 	if err := rt.Store.SaveResponse(ctx, o, r, in, out, b.events); err != nil {
 		return mapStoreErr(err, "conversation", "Conversation with id '"+cp.ConversationID+"' not found.")
 	}

@@ -15,21 +15,11 @@ func responseNotFound(id string) *string { return str("Response with id '" + id 
 
 // GetResponse returns the principal's stored response object.
 func (rt *Runtime) GetResponse(ctx context.Context, p *identity.Principal, id string) (json.RawMessage, error) {
-	r, err := rt.Store.GetResponse(ctx, OwnerOf(p), id)
+	r, err := rt.loadResponse(ctx, OwnerOf(p), id)
 	if err != nil {
-		return nil, mapStoreErr(err, "", *responseNotFound(id))
+		return nil, err
 	}
 	return r.Body, nil
-}
-
-// ResponseEvents returns the stored stream events of the principal's
-// response after sequence number after (-1 for all).
-func (rt *Runtime) ResponseEvents(ctx context.Context, p *identity.Principal, id string, after int64) ([]json.RawMessage, error) {
-	evs, err := rt.Store.ResponseEvents(ctx, OwnerOf(p), id, after)
-	if err != nil {
-		return nil, mapStoreErr(err, "", *responseNotFound(id))
-	}
-	return evs, nil
 }
 
 // DeleteResponse deletes the principal's response and its items.

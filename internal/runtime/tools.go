@@ -35,6 +35,7 @@ const toolAttemptBase = 1000
 // Reasons and messages of the tool loop.
 const (
 	reasonMaxToolCalls = "max_tool_calls"
+	reasonMaxCost      = "max_cost"
 	msgRepeated        = "repeated identical call"
 )
 
@@ -44,6 +45,9 @@ type toolset struct {
 	client map[string]bool
 	server map[string]tool.Tool
 	llm    []llm.Tool
+	// approval are the server-side tools whose calls wait for a
+	// person's approval.
+	approval map[string]bool
 }
 
 // allowsTool reports whether the principal may use a server-side tool:
@@ -60,7 +64,7 @@ func allowsTool(p *identity.Principal, name string) bool {
 // before the model sees anything (one message for both, so a key cannot
 // probe which tools exist).
 func (rt *Runtime) toolsFor(p *identity.Principal, r *wire.CreateRequest) (*toolset, error) {
-	ts := &toolset{client: map[string]bool{}, server: map[string]tool.Tool{}}
+	ts := &toolset{client: map[string]bool{}, server: map[string]tool.Tool{}, approval: map[string]bool{}}
 	for i, raw := range r.Tools {
 		var t wire.FunctionTool
 		if err := json.Unmarshal(raw, &t); err != nil {
@@ -80,6 +84,9 @@ func (rt *Runtime) toolsFor(p *identity.Principal, r *wire.CreateRequest) (*tool
 				return nil, invalid(param, "Tool '"+t.Name+"' is not available to this key.")
 			}
 			ts.server[t.Name] = st
+			if t.RequireApproval == "always" || (rt.NeedsApproval != nil && rt.NeedsApproval(t.Name)) {
+				ts.approval[t.Name] = true
+			}
 			ts.llm = append(ts.llm, llm.Tool{Name: t.Name, Description: st.Description(), Parameters: st.Parameters()})
 			continue
 		}
@@ -91,6 +98,21 @@ func (rt *Runtime) toolsFor(p *identity.Principal, r *wire.CreateRequest) (*tool
 		ts.llm = append(ts.llm, lt)
 	}
 	return ts, nil
+}
+
+// budget is the cap on the response's model calls' cost in nano-USD (0:
+// none): the lower of the configuration's and the request's.
+func (rt *Runtime) budget(cp *CreateParams) int64 {
+	var b int64
+	if rt.MaxResponseCost != nil {
+		b = rt.MaxResponseCost()
+	}
+	if m := cp.Req.MaxCostUSD; m != nil && *m > 0 {
+		if r := billing.FromUSD(*m); b == 0 || r < b {
+			b = r
+		}
+	}
+	return b
 }
 
 func (rt *Runtime) maxSteps() int {
@@ -151,6 +173,8 @@ type stepOutcome struct {
 	// incomplete with it.
 	stop   bool
 	reason string
+	// approval: calls wait for approval; the response ends with them.
+	approval bool
 }
 
 type pending struct {
@@ -161,6 +185,8 @@ type pending struct {
 	meta   map[string]any
 	result tool.Result
 	err    error
+	// approvedBy is the approval request a person answered for it.
+	approvedBy string
 }
 
 // runCalls executes the server-side calls among the step's function
@@ -192,14 +218,38 @@ func (l *loop) runCalls(ctx context.Context, b *builder, calls []wire.Item) (ste
 			pd.refuse = "max_tool_calls reached"
 			pd.meta = map[string]any{"refused": true, "reason": reasonMaxToolCalls}
 			oc.stop, oc.reason = true, reasonMaxToolCalls
+		case l.ts.approval[c.Name]:
+			// Waits for a person: an approval request instead of a run.
+			req := wire.Item{ID: identity.NewID("mcpr_"), Type: "mcp_approval_request", ServerLabel: approvalLabel,
+				Name: c.Name, Arguments: c.Arguments}
+			req.Causeway, _ = json.Marshal(map[string]string{"call_id": c.CallID})
+			b.resp.Output = append(b.resp.Output, req)
+			idx := len(b.resp.Output) - 1
+			if err := b.send(&wire.Event{Type: "response.output_item.added", OutputIndex: intp(idx), Item: &req}); err != nil {
+				return oc, err
+			}
+			if err := b.send(&wire.Event{Type: "response.output_item.done", OutputIndex: intp(idx), Item: &req}); err != nil {
+				return oc, err
+			}
+			oc.approval = true
+			continue
 		default:
 			pd.tool = st
 			l.executed++
 		}
 		work = append(work, pd)
 	}
+	return oc, l.execute(ctx, b, work)
+}
+
+// approvalLabel is the server_label of Causeway's approval requests.
+const approvalLabel = "causeway"
+
+// execute adds a function_call_output for each call (in progress), runs
+// the calls that have a tool in parallel, and completes the outputs.
+func (l *loop) execute(ctx context.Context, b *builder, work []*pending) error {
 	if len(work) == 0 {
-		return oc, nil
+		return nil
 	}
 	// The outputs are added (in progress), run, then done.
 	for _, pd := range work {
@@ -208,7 +258,7 @@ func (l *loop) runCalls(ctx context.Context, b *builder, calls []wire.Item) (ste
 		b.resp.Output = append(b.resp.Output, it)
 		pd.out = len(b.resp.Output) - 1
 		if err := b.send(&wire.Event{Type: "response.output_item.added", OutputIndex: intp(pd.out), Item: &it}); err != nil {
-			return oc, err
+			return err
 		}
 	}
 	var wg sync.WaitGroup
@@ -240,6 +290,9 @@ func (l *loop) runCalls(ctx context.Context, b *builder, calls []wire.Item) (ste
 			}
 		}
 		meta["tool"] = pd.call.Name
+		if pd.approvedBy != "" {
+			meta["approval_request_id"] = pd.approvedBy
+		}
 		it.Output, _ = json.Marshal(out)
 		it.Causeway, _ = json.Marshal(meta)
 		it.Status = "completed"
@@ -248,10 +301,10 @@ func (l *loop) runCalls(ctx context.Context, b *builder, calls []wire.Item) (ste
 		}
 		done := *it
 		if err := b.send(&wire.Event{Type: "response.output_item.done", OutputIndex: intp(pd.out), Item: &done}); err != nil {
-			return oc, err
+			return err
 		}
 	}
-	return oc, nil
+	return nil
 }
 
 // exec runs one tool as the principal and meters it.
@@ -267,8 +320,9 @@ func (l *loop) exec(ctx context.Context, b *builder, pd *pending, attempt int) {
 		status = billing.StatusError
 	}
 	rec := billing.Record{RequestID: l.rid, Attempt: attempt, Tenant: l.p.Tenant, Team: l.p.Team, User: l.p.User,
-		Endpoint: "tool", Alias: b.resp.Model, Provider: "tool", UpstreamModel: pd.call.Name,
-		Status: status, StartedAt: start, Latency: time.Since(start)}
+		Endpoint: billing.EndpointTool, Alias: b.resp.Model, Provider: "tool", UpstreamModel: pd.call.Name,
+		Status: status, StartedAt: start, Latency: time.Since(start),
+		ResponseID: b.resp.ID, ConversationID: l.cp.ConversationID}
 	if l.p.Key != nil {
 		rec.KeyID = l.p.Key.ID
 	}

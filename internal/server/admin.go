@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +27,7 @@ func (s *Server) registerAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /admin/v1/keys/{id}", s.admin(s.revokeKey))
 	mux.HandleFunc("GET /admin/v1/usage", s.admin(s.usage))
 	mux.HandleFunc("GET /admin/v1/targets", s.admin(s.targets))
+	s.registerAdminTools(mux)
 }
 
 // admin authorises a handler with the bootstrap admin key. The tenant is
@@ -219,11 +222,43 @@ type UsageView struct {
 	InputTokens  int64   `json:"input_tokens"`
 	OutputTokens int64   `json:"output_tokens"`
 	CostUSD      float64 `json:"cost_usd"`
+	// GroupBy and Groups answer ?group_by=: the same totals per
+	// conversation, response, tool, model, key or user, costliest first.
+	GroupBy string           `json:"group_by,omitempty"`
+	Groups  []UsageGroupView `json:"groups,omitempty"`
 }
+
+// UsageGroupView is one group of GET /admin/v1/usage?group_by=.
+type UsageGroupView struct {
+	Key          string  `json:"key"`
+	Requests     int64   `json:"requests"`
+	Calls        int64   `json:"calls"` // records: upstream attempts or tool calls
+	Errors       int64   `json:"errors"`
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
+	CostNanoUSD  int64   `json:"cost_nano_usd"`
+	CostUSD      float64 `json:"cost_usd"`
+}
+
+var groupBy = []string{billing.GroupConversation, billing.GroupResponse, billing.GroupTool,
+	billing.GroupModel, billing.GroupKey, billing.GroupUser}
 
 func (s *Server) usage(w http.ResponseWriter, r *http.Request, tenant string) error {
 	q := r.URL.Query()
-	f := billing.UsageFilter{Tenant: tenant, KeyID: q.Get("key_id"), Team: q.Get("team"), User: q.Get("user")}
+	f := billing.UsageFilter{Tenant: tenant, KeyID: q.Get("key_id"), Team: q.Get("team"), User: q.Get("user"),
+		ResponseID: q.Get("response_id"), ConversationID: q.Get("conversation_id")}
+	by := q.Get("group_by")
+	if by != "" && !slices.Contains(groupBy, by) {
+		return &llm.Error{Kind: llm.KindInvalid, Param: "group_by", Message: "group_by must be one of " + strings.Join(groupBy, ", ")}
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return &llm.Error{Kind: llm.KindInvalid, Param: "limit", Message: "limit must be an integer between 1 and 1000"}
+		}
+		limit = n
+	}
 	var err error
 	if f.From, err = parseTime(q.Get("from"), "from"); err != nil {
 		return err
@@ -237,8 +272,20 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request, tenant string) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, UsageView{Object: "usage", Requests: sum.Requests, InputTokens: sum.InputTokens,
-		OutputTokens: sum.OutputTokens, CostUSD: billing.USD(sum.CostNanoUSD)})
+	v := UsageView{Object: "usage", Requests: sum.Requests, InputTokens: sum.InputTokens,
+		OutputTokens: sum.OutputTokens, CostUSD: billing.USD(sum.CostNanoUSD)}
+	if by != "" {
+		groups, err := s.store.UsageGroups(r.Context(), f, by, limit)
+		if err != nil {
+			return err
+		}
+		v.GroupBy, v.Groups = by, make([]UsageGroupView, len(groups))
+		for i, g := range groups {
+			v.Groups[i] = UsageGroupView{Key: g.Key, Requests: g.Requests, Calls: g.Records, Errors: g.Errors,
+				InputTokens: g.InputTokens, OutputTokens: g.OutputTokens, CostNanoUSD: g.CostNanoUSD, CostUSD: billing.USD(g.CostNanoUSD)}
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/causeway-ai/causeway/internal/billing"
 	respdoor "github.com/causeway-ai/causeway/internal/frontdoor/responses"
 	"github.com/causeway-ai/causeway/internal/runtime"
 )
@@ -12,11 +13,19 @@ import (
 func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
 		rt := &runtime.Runtime{GW: s.gw, Store: s.store, Tools: s.tools.reg, MaxSteps: s.tools.steps, Meter: s.meter,
-			Memory: s.memoryService()}
+			Memory: s.memoryService(), NeedsApproval: s.needsApproval, Ledger: s.store,
+			MaxResponseCost: func() int64 { return billing.FromUSD(s.toolCfg.Load().MaxResponseCostUSD) }}
 		if x := s.memoryExtractor(); x != nil {
 			rt.Extract = x
 		}
+		s.drains = append(s.drains, rt)
 		h := &respdoor.Handler{GW: s.gw, RT: rt, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
 		h.Register(mux)
 	})
+}
+
+// needsApproval reports whether the configuration in force requires a
+// person's approval of calls to the server-side tool name.
+func (s *Server) needsApproval(name string) bool {
+	return s.toolCfg.Load().NeedsApproval(name)
 }

@@ -38,6 +38,12 @@ type Server struct {
 	handler http.Handler
 	ready   atomic.Bool
 	started time.Time
+	// drains are waited for first at shutdown (background work that makes
+	// upstream calls: background responses): wait until ctx is done,
+	// then cut what is left and wait for it to be saved.
+	drains []drainer
+	// toolCfg is the tools section in force (reloads replace it).
+	toolCfg atomic.Pointer[config.Tools]
 
 	reloadMu sync.Mutex
 	healths  map[string]*route.Health
@@ -86,6 +92,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Server, error)
 	if err := s.loadTools(cfg); err != nil {
 		return nil, err
 	}
+	s.toolCfg.Store(&cfg.Tools)
 	m.Registry.MustRegister(targetCollector{s})
 	s.handler = s.routes()
 	s.ready.Store(true)
@@ -110,6 +117,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if err := s.loadTools(cfg); err != nil {
 		return err
 	}
+	s.toolCfg.Store(&cfg.Tools)
 	if cfg.Listen != s.cfg.Listen || cfg.Store != s.cfg.Store || cfg.AdminKey != s.cfg.AdminKey {
 		s.log.Warn("config reload: listen, store and admin_key changes take effect only after a restart")
 	}
@@ -271,13 +279,28 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Shutdown waits for upstream attempts to be metered, flushes the meter
+// drainer is work that shutdown waits for, and cuts when out of time.
+type drainer interface {
+	Wait(ctx context.Context) error
+	CancelAll()
+}
+
+// Shutdown waits for background responses and upstream attempts to be metered, flushes the meter
 // and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
+	for _, d := range s.drains {
+		if d.Wait(ctx) != nil {
+			d.CancelAll()
+			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = d.Wait(wctx)
+			cancel()
+		}
+	}
 	if s.extractor != nil {
-		// Pending memory extractions call the gateway: they finish (or
-		// time out) before it is drained.
+		// Pending memory extractions (of background responses too, so
+		// after those) call the gateway: they finish, or time out,
+		// before it is drained.
 		done := make(chan struct{})
 		go func() { s.extractor.Wait(); close(done) }()
 		select {

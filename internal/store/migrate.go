@@ -20,7 +20,10 @@ var migrations = []string{
 	"migrations/0003_responses.sql",
 	"migrations/0004_key_tools.sql",
 	"migrations/0005_memories.sql",
-	"migrations/0008_memory_vectors.sql",
+	"migrations/0006_background.sql",
+	"migrations/0007_usage_response.sql",
+	"migrations/0008_tool_pins.sql",
+	"migrations/0009_memory_vectors.sql",
 }
 
 // SchemaLatest is the schema version this build migrates to.

@@ -44,6 +44,11 @@ type Response struct {
 	Metadata json.RawMessage
 	Store    bool
 	Body     json.RawMessage
+	// Background marks a response created with "background": true: its
+	// row is written when it is queued (CreateBackground) and completed
+	// by SaveResponse. LeaseUntil is when its run's lease lapses.
+	Background bool
+	LeaseUntil time.Time
 }
 
 // Item is one stored item of a response or a conversation.
@@ -101,12 +106,17 @@ func (s *Store) SaveResponse(ctx context.Context, o Owner, r *Response, input, o
 		return fmt.Errorf("store: save response: %w", err)
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, s.rebind(`INSERT INTO responses (id, tenant_id, subject, model, status, created_at,
+	if r.Background {
+		// The row was written when the response was queued.
+		err = s.finishBackground(ctx, tx, o, r)
+	} else {
+		_, err = tx.ExecContext(ctx, s.rebind(`INSERT INTO responses (id, tenant_id, subject, model, status, created_at,
 		previous_response_id, conversation_id, instructions, request, output, usage, error, metadata, store, body)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`),
-		r.ID, o.Tenant, o.Subject, r.Model, r.Status, micros(r.CreatedAt),
-		r.PreviousResponseID, r.ConversationID, r.Instructions, rawOr(r.Request, "{}"), rawOr(r.Output, "[]"),
-		rawOr(r.Usage, "{}"), r.Error, rawOr(r.Metadata, "{}"), boolInt(r.Store), rawOr(r.Body, "{}"))
+			r.ID, o.Tenant, o.Subject, r.Model, r.Status, micros(r.CreatedAt),
+			r.PreviousResponseID, r.ConversationID, r.Instructions, rawOr(r.Request, "{}"), rawOr(r.Output, "[]"),
+			rawOr(r.Usage, "{}"), r.Error, rawOr(r.Metadata, "{}"), boolInt(r.Store), rawOr(r.Body, "{}"))
+	}
 	if err != nil {
 		return fmt.Errorf("store: save response %s: %w", r.ID, err)
 	}
@@ -118,7 +128,7 @@ func (s *Store) SaveResponse(ctx context.Context, o Owner, r *Response, input, o
 	}
 	for i, ev := range events {
 		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO response_events (tenant_id, subject, response_id, seq, data)
-			VALUES ($1, $2, $3, $4, $5)`), o.Tenant, o.Subject, r.ID, i, string(ev)); err != nil {
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`), o.Tenant, o.Subject, r.ID, i, string(ev)); err != nil {
 			return fmt.Errorf("store: save response %s events: %w", r.ID, err)
 		}
 	}
@@ -185,7 +195,7 @@ func (s *Store) appendConversation(ctx context.Context, tx *sql.Tx, o Owner, id 
 }
 
 const responseColumns = `id, model, status, created_at, previous_response_id, conversation_id, instructions,
-	request, output, usage, error, metadata, store, body`
+	request, output, usage, error, metadata, store, body, background, lease_until`
 
 // GetResponse returns the owner's response.
 func (s *Store) GetResponse(ctx context.Context, o Owner, id string) (*Response, error) {
@@ -193,12 +203,13 @@ func (s *Store) GetResponse(ctx context.Context, o Owner, id string) (*Response,
 		r                           Response
 		created                     int64
 		req, out, usage, meta, body string
-		store                       int
+		store, bg                   int
+		lease                       int64
 	)
 	err := s.r.QueryRowContext(ctx, s.rebind(`SELECT `+responseColumns+` FROM responses
 		WHERE tenant_id = $1 AND subject = $2 AND id = $3`), o.Tenant, o.Subject, id).Scan(
 		&r.ID, &r.Model, &r.Status, &created, &r.PreviousResponseID, &r.ConversationID, &r.Instructions,
-		&req, &out, &usage, &r.Error, &meta, &store, &body)
+		&req, &out, &usage, &r.Error, &meta, &store, &body, &bg, &lease)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: get response %s: %w", id, ErrNotFound)
 	}
@@ -209,6 +220,10 @@ func (s *Store) GetResponse(ctx context.Context, o Owner, id string) (*Response,
 	r.Request, r.Output, r.Usage = json.RawMessage(req), json.RawMessage(out), json.RawMessage(usage)
 	r.Metadata, r.Body = json.RawMessage(meta), json.RawMessage(body)
 	r.Store = store != 0
+	r.Background = bg != 0
+	if lease != 0 {
+		r.LeaseUntil = fromMicros(lease)
+	}
 	return &r, nil
 }
 

@@ -16,12 +16,12 @@ const usageColumns = `request_id, attempt, tenant_id, key_id, team, user_name,
 	endpoint, alias, provider, upstream_model,
 	input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
 	cost_nano_usd, status, http_status, error_kind, streamed,
-	started_at, latency_us, ttft_us`
+	started_at, latency_us, ttft_us, response_id, conversation_id`
 
 // usageArity is the number of columns in usageColumns.
-const usageArity = 23
+const usageArity = 25
 
-// usageChunk is the most rows one INSERT carries: 250 × 23 = 5,750
+// usageChunk is the most rows one INSERT carries: 250 × 25 = 6,250
 // parameters, well under SQLite's 32,766 and PostgreSQL's 65,535.
 const usageChunk = 250
 
@@ -121,7 +121,8 @@ func (s *Store) InsertUsage(ctx context.Context, recs []billing.Record) error {
 				r.Endpoint, r.Alias, r.Provider, r.UpstreamModel,
 				r.InputTokens, r.OutputTokens, r.CachedTokens, r.CacheWrite, r.Reasoning,
 				r.CostNanoUSD, r.Status, r.HTTPStatus, r.ErrorKind, streamed,
-				micros(r.StartedAt), r.Latency.Microseconds(), r.TTFT.Microseconds())
+				micros(r.StartedAt), r.Latency.Microseconds(), r.TTFT.Microseconds(),
+				r.ResponseID, r.ConversationID)
 		}
 		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 			return fmt.Errorf("store: insert usage: %w", err)
@@ -143,7 +144,8 @@ func usageArgs(r *billing.Record) []any {
 		r.Endpoint, r.Alias, r.Provider, r.UpstreamModel,
 		r.InputTokens, r.OutputTokens, r.CachedTokens, r.CacheWrite, r.Reasoning,
 		r.CostNanoUSD, r.Status, r.HTTPStatus, r.ErrorKind, streamed,
-		micros(r.StartedAt), r.Latency.Microseconds(), r.TTFT.Microseconds()}
+		micros(r.StartedAt), r.Latency.Microseconds(), r.TTFT.Microseconds(),
+		r.ResponseID, r.ConversationID}
 }
 
 // usageWhere turns a filter into a WHERE clause. The tenant is required:
@@ -162,6 +164,12 @@ func usageWhere(f billing.UsageFilter) (*where, error) {
 	}
 	if f.User != "" {
 		w.add("user_name =", f.User)
+	}
+	if f.ResponseID != "" {
+		w.add("response_id =", f.ResponseID)
+	}
+	if f.ConversationID != "" {
+		w.add("conversation_id =", f.ConversationID)
 	}
 	if !f.From.IsZero() {
 		w.add("started_at >=", micros(f.From))
@@ -185,11 +193,12 @@ func (s *Store) UsageSummary(ctx context.Context, f billing.UsageFilter) (billin
 	// scan into int64.
 	var sum billing.Summary
 	err = s.r.QueryRowContext(ctx, s.rebind(`SELECT COUNT(DISTINCT request_id),
+		COUNT(DISTINCT NULLIF(response_id, '')),
 		CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT),
 		CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT),
 		CAST(COALESCE(SUM(cost_nano_usd), 0) AS BIGINT)
 		FROM usage`+w.String()), w.args...).
-		Scan(&sum.Requests, &sum.InputTokens, &sum.OutputTokens, &sum.CostNanoUSD)
+		Scan(&sum.Requests, &sum.Responses, &sum.InputTokens, &sum.OutputTokens, &sum.CostNanoUSD)
 	if err != nil {
 		return billing.Summary{}, fmt.Errorf("store: usage summary: %w", err)
 	}
@@ -237,7 +246,7 @@ func (s *Store) ListUsage(ctx context.Context, f billing.UsageFilter, limit int)
 			&r.Endpoint, &r.Alias, &r.Provider, &r.UpstreamModel,
 			&r.InputTokens, &r.OutputTokens, &r.CachedTokens, &r.CacheWrite, &r.Reasoning,
 			&r.CostNanoUSD, &r.Status, &r.HTTPStatus, &r.ErrorKind, &streamed,
-			&started, &latency, &ttft); err != nil {
+			&started, &latency, &ttft, &r.ResponseID, &r.ConversationID); err != nil {
 			return nil, fmt.Errorf("store: list usage: %w", err)
 		}
 		r.Streamed = streamed != 0
@@ -250,4 +259,99 @@ func (s *Store) ListUsage(ctx context.Context, f billing.UsageFilter, limit int)
 		return nil, fmt.Errorf("store: list usage: %w", err)
 	}
 	return recs, nil
+}
+
+// UsageBreakdown totals the tenant's usage records that match f by kind
+// of call: endpoint, alias, provider and upstream model, in that order.
+func (s *Store) UsageBreakdown(ctx context.Context, f billing.UsageFilter) ([]billing.Line, error) {
+	w, err := usageWhere(f)
+	if err != nil {
+		return nil, fmt.Errorf("store: usage breakdown: %w", err)
+	}
+	rows, err := s.r.QueryContext(ctx, s.rebind(`SELECT endpoint, alias, provider, upstream_model,
+		COUNT(*), CAST(COALESCE(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 0) AS BIGINT),
+		CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT),
+		CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT),
+		CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT),
+		CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT),
+		CAST(COALESCE(SUM(cost_nano_usd), 0) AS BIGINT)
+		FROM usage`+w.String()+`
+		GROUP BY endpoint, alias, provider, upstream_model
+		ORDER BY endpoint, alias, provider, upstream_model`), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: usage breakdown: %w", err)
+	}
+	defer rows.Close()
+	var lines []billing.Line
+	for rows.Next() {
+		var l billing.Line
+		if err := rows.Scan(&l.Endpoint, &l.Alias, &l.Provider, &l.UpstreamModel, &l.Records, &l.Errors,
+			&l.InputTokens, &l.OutputTokens, &l.CachedTokens, &l.Reasoning, &l.CostNanoUSD); err != nil {
+			return nil, fmt.Errorf("store: usage breakdown: %w", err)
+		}
+		lines = append(lines, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: usage breakdown: %w", err)
+	}
+	return lines, nil
+}
+
+// groupColumns maps a grouping dimension to its column. Grouping by tool
+// keeps only tool calls' records; by response or conversation, only the
+// records made for one.
+var groupColumns = map[string]string{
+	billing.GroupResponse:     "response_id",
+	billing.GroupConversation: "conversation_id",
+	billing.GroupTool:         "upstream_model",
+	billing.GroupModel:        "alias",
+	billing.GroupKey:          "key_id",
+	billing.GroupUser:         "user_name",
+}
+
+// UsageGroups totals the tenant's usage records that match f, one group
+// per value of the dimension by (a billing.Group* name), costliest first,
+// at most limit groups (100 when limit is 0 or less).
+func (s *Store) UsageGroups(ctx context.Context, f billing.UsageFilter, by string, limit int) ([]billing.Group, error) {
+	col, ok := groupColumns[by]
+	if !ok {
+		return nil, fmt.Errorf("store: usage groups: unknown dimension %q", by)
+	}
+	w, err := usageWhere(f)
+	if err != nil {
+		return nil, fmt.Errorf("store: usage groups: %w", err)
+	}
+	switch by {
+	case billing.GroupTool:
+		w.add("endpoint =", billing.EndpointTool)
+	case billing.GroupResponse, billing.GroupConversation:
+		w.add(col+" <>", "")
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	args := append(w.args, limit)
+	rows, err := s.r.QueryContext(ctx, s.rebind(`SELECT `+col+`, COUNT(DISTINCT request_id), COUNT(*),
+		CAST(COALESCE(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 0) AS BIGINT),
+		CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT),
+		CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT),
+		CAST(COALESCE(SUM(cost_nano_usd), 0) AS BIGINT) AS cost
+		FROM usage`+w.String()+`
+		GROUP BY `+col+fmt.Sprintf(` ORDER BY cost DESC, %s LIMIT $%d`, col, len(args))), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: usage groups: %w", err)
+	}
+	defer rows.Close()
+	var groups []billing.Group
+	for rows.Next() {
+		var g billing.Group
+		if err := rows.Scan(&g.Key, &g.Requests, &g.Records, &g.Errors, &g.InputTokens, &g.OutputTokens, &g.CostNanoUSD); err != nil {
+			return nil, fmt.Errorf("store: usage groups: %w", err)
+		}
+		groups = append(groups, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: usage groups: %w", err)
+	}
+	return groups, nil
 }

@@ -90,6 +90,20 @@ func decodeItems(param string, raws []json.RawMessage) ([]wire.Item, error) {
 			if len(it.Output) == 0 {
 				return nil, invalid(p+".output", "Missing required parameter: '%s.output'.", p).WithCode("missing_required_parameter")
 			}
+		case "reasoning":
+			// Opaque: replayed (as the runtime stored it) to the family
+			// that made it only.
+		case "mcp_approval_response":
+			if it.ApprovalRequestID == "" {
+				return nil, invalid(p+".approval_request_id", "Missing required parameter: '%s.approval_request_id'.", p).WithCode("missing_required_parameter")
+			}
+			if it.Approve == nil {
+				return nil, invalid(p+".approve", "Missing required parameter: '%s.approve'.", p).WithCode("missing_required_parameter")
+			}
+		case "mcp_approval_request":
+			if it.ID == "" || it.Name == "" || it.Arguments == nil {
+				return nil, invalid(p, "Invalid '%s': an mcp_approval_request needs 'id', 'name' and 'arguments'.", p).WithCode("missing_required_parameter")
+			}
 		case "item_reference":
 			if it.ID == "" {
 				return nil, invalid(p+".id", "Missing required parameter: '%s.id'.", p).WithCode("missing_required_parameter")
@@ -182,6 +196,13 @@ func DecodeCreate(body []byte) (*runtime.CreateParams, error) {
 		if t.Name == "" {
 			return nil, invalid(p+".name", "Missing required parameter: '%s.name'.", p).WithCode("missing_required_parameter")
 		}
+		switch {
+		case t.RequireApproval == "":
+		case t.Type != "causeway":
+			return nil, invalid(p+".require_approval", "Invalid '%s.require_approval': only 'causeway' tools take it.", p).WithCode("invalid_value")
+		case t.RequireApproval != "always" && t.RequireApproval != "never":
+			return nil, invalid(p+".require_approval", "Invalid value: '%s'. Supported values are: 'always' and 'never'.", t.RequireApproval).WithCode("invalid_value")
+		}
 	}
 	if len(r.ToolChoice) > 0 && string(r.ToolChoice) != "null" {
 		var s string
@@ -215,8 +236,11 @@ func DecodeCreate(body []byte) (*runtime.CreateParams, error) {
 	if r.Truncation != nil && *r.Truncation != "disabled" && *r.Truncation != "auto" {
 		return nil, invalid("truncation", "Invalid value: '%s'. Supported values are: 'auto' and 'disabled'.", *r.Truncation).WithCode("invalid_value")
 	}
-	if r.Background != nil && *r.Background {
-		return nil, invalid("background", "Background responses are not supported yet by this gateway.").WithCode("unsupported_value")
+	if r.Background != nil && *r.Background && r.Store != nil && !*r.Store {
+		return nil, invalid("background", "Background mode requires 'store' to be true.").WithCode("invalid_value")
+	}
+	if r.MaxCostUSD != nil && !(*r.MaxCostUSD > 0) {
+		return nil, invalid("max_cost_usd", "Invalid 'max_cost_usd': expected a positive number of US dollars.").WithCode("invalid_value")
 	}
 	if r.MaxToolCalls != nil && *r.MaxToolCalls < 1 {
 		return nil, invalid("max_tool_calls", "Invalid 'max_tool_calls': integer below minimum value. Expected a value >= 1, but got %d instead.", *r.MaxToolCalls).WithCode("integer_below_min_value")

@@ -32,7 +32,7 @@ func TestDecodeCreateInvalid(t *testing.T) {
 		{`{"model":"m","tools":[{"type":"mcp"}]}`, "Tool type 'mcp' is not supported yet"},
 		{`{"model":"m","tool_choice":"sometimes"}`, "Invalid value: 'sometimes'"},
 		{`{"model":"m","text":{"format":{"type":"json_schema"}}}`, "text.format.name"},
-		{`{"model":"m","background":true}`, "not supported yet"},
+		{`{"model":"m","background":true,"store":false}`, "requires 'store' to be true"},
 		{`{"model":"m","metadata":{"k":"` + strings.Repeat("v", 513) + `"}}`, "string too long"},
 		{`{"model":"m","input":42}`, "expected a string or an array"},
 	}

@@ -32,6 +32,7 @@ func Routes() []string {
 		"GET /v1/responses/{id}",
 		"DELETE /v1/responses/{id}",
 		"GET /v1/responses/{id}/input_items",
+		"POST /v1/responses/{id}/cancel",
 		"POST /v1/conversations",
 		"GET /v1/conversations/{id}",
 		"POST /v1/conversations/{id}",
@@ -46,7 +47,7 @@ func Routes() []string {
 // Register adds the door's routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	handlers := []http.HandlerFunc{
-		h.create, h.getResponse, h.deleteResponse, h.inputItems,
+		h.create, h.getResponse, h.deleteResponse, h.inputItems, h.cancel,
 		h.createConversation, h.getConversation, h.updateConversation, h.deleteConversation,
 		h.addItems, h.listItems, h.getItem, h.deleteItem,
 	}
@@ -55,6 +56,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	}
 	for i, route := range ExportRoutes() {
 		mux.HandleFunc(route, h.exportHandlers()[i])
+	}
+	for i, route := range CostRoutes() {
+		mux.HandleFunc(route, h.costHandlers()[i])
 	}
 }
 
@@ -165,26 +169,27 @@ func (h *Handler) getResponse(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
-	evs, err := h.RT.ResponseEvents(r.Context(), p, id, after)
-	if err != nil {
-		openai.WriteError(w, err)
-		return
-	}
-	if len(evs) == 0 && after < 0 {
-		openai.WriteError(w, invalid("stream", "This response was not streamed, so it cannot be replayed as a stream."))
-		return
-	}
 	s := newSSE(w)
-	for _, ev := range evs {
-		var head struct {
-			Type string `json:"type"`
-		}
-		_ = json.Unmarshal(ev, &head)
-		if s.emit(head.Type, ev) != nil {
-			return
-		}
+	ok, err := h.RT.FollowEvents(r.Context(), p, id, after, s.emit)
+	switch {
+	case s.started:
+	case err != nil:
+		openai.WriteError(w, err)
+	case !ok:
+		openai.WriteError(w, invalid("stream", "This response was not streamed, so it cannot be replayed as a stream."))
+	default:
+		s.open()
 	}
-	s.open()
+}
+
+// cancel cancels a background response.
+func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
+	p := h.principal(w, r)
+	if p == nil {
+		return
+	}
+	body, err := h.RT.Cancel(r.Context(), p, r.PathValue("id"))
+	reply(w, body, err)
 }
 
 // wantsStream reports whether a GET asks for the stored stream: with

@@ -131,6 +131,10 @@ func New(cfg Config) *Provider {
 // Name returns the configured provider name.
 func (p *Provider) Name() string { return p.cfg.Name }
 
+// Family names the provider family whose reasoning this provider can
+// replay (see llm.Part.Origin).
+func (p *Provider) Family() string { return Kind }
+
 // reservedHeaders are never taken from a client: credentials, the
 // protocol version this codec speaks, and the transport's own.
 var reservedHeaders = map[string]bool{

@@ -388,12 +388,15 @@ func assistantBlocks(m *llm.Message, at string) ([]wire.ContentBlock, error) {
 	for j, p := range m.Content {
 		switch p.Type {
 		case llm.PartThinking:
-			if p.Signature == "" {
-				continue // unsigned reasoning cannot be replayed to Anthropic
+			if p.Signature == "" || (p.Origin != "" && p.Origin != Kind) {
+				continue // unsigned, or another family's, reasoning cannot be replayed to Anthropic
 			}
 			t, s := p.Text, p.Signature
 			out = append(out, wire.ContentBlock{Type: "thinking", Thinking: &t, Signature: &s})
 		case llm.PartRedactedThinking:
+			if p.Origin != "" && p.Origin != Kind {
+				continue
+			}
 			out = append(out, wire.ContentBlock{Type: "redacted_thinking", Data: p.Data})
 		case llm.PartText:
 			if p.Text != "" {

@@ -114,6 +114,10 @@ func New(cfg Config) *Provider {
 // Name returns the configured provider name.
 func (p *Provider) Name() string { return p.cfg.Name }
 
+// Family names the provider family whose reasoning this provider can
+// replay (see llm.Part.Origin).
+func (p *Provider) Family() string { return Kind }
+
 // credentials returns the credentials provider, building it on first use:
 // static keys when configured, else the default chain behind a cache.
 func (p *Provider) credentials() aws.CredentialsProvider {

@@ -235,9 +235,15 @@ func encodeMessage(i int, m *llm.Message) (string, []wire.ContentBlock, error) {
 			}
 			blocks = append(blocks, wire.ContentBlock{Image: img})
 		case llm.PartThinking:
+			if p.Origin != "" && p.Origin != Kind {
+				continue // another family's reasoning: Bedrock cannot verify it
+			}
 			blocks = append(blocks, wire.ContentBlock{ReasoningContent: &wire.ReasoningContentBlock{
 				ReasoningText: &wire.ReasoningTextBlock{Text: p.Text, Signature: p.Signature}}})
 		case llm.PartRedactedThinking:
+			if p.Origin != "" && p.Origin != Kind {
+				continue
+			}
 			data, err := base64.StdEncoding.DecodeString(p.Data)
 			if err != nil {
 				return "", nil, invalid(pat, "redacted thinking data is not base64")

@@ -141,6 +141,10 @@ func (p *Provider) MethodURL(model, method string) string {
 // Name returns the configured provider name.
 func (p *Provider) Name() string { return p.cfg.Name }
 
+// Family names the provider family whose reasoning this provider can
+// replay (see llm.Part.Origin).
+func (p *Provider) Family() string { return Family }
+
 func (p *Provider) post(ctx context.Context, url string, body []byte, stream bool, extra map[string]string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {

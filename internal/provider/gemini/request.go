@@ -195,7 +195,7 @@ func encodeMessages(msgs []llm.Message, w *wire.GenerateContentRequest) error {
 				case llm.PartThinking:
 					// Reasoning goes back only with its signature, which
 					// Gemini checks; bare reasoning text is not model input.
-					if c.Signature != "" {
+					if c.Signature != "" && (c.Origin == "" || c.Origin == Family) {
 						parts = append(parts, wire.Part{Text: c.Text, Thought: true, ThoughtSignature: c.Signature})
 					}
 				case llm.PartRedactedThinking:

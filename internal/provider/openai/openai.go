@@ -116,7 +116,14 @@ func New(cfg Config) *Provider {
 }
 
 // Name returns the configured provider name.
+// Family is this provider type's reasoning family.
+const Family = "openai"
+
 func (p *Provider) Name() string { return p.cfg.Name }
+
+// Family names the provider family whose reasoning this provider can
+// replay (see llm.Part.Origin).
+func (p *Provider) Family() string { return Family }
 
 func (p *Provider) post(ctx context.Context, url string, body []byte, stream bool) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))

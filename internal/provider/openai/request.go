@@ -161,6 +161,9 @@ func encodeMessage(m *llm.Message, out *wire.Message) error {
 				parts = append(parts, wire.ContentPart{Type: "file", File: &wire.File{FileData: data, FileID: p.FileID, Filename: p.Filename}})
 			}
 		}
+		if len(parts) == 0 && m.Role == llm.RoleAssistant {
+			break // only reasoning, which OpenAI takes no part for
+		}
 		b, err := json.Marshal(parts)
 		if err != nil {
 			return err

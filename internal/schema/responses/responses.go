@@ -32,6 +32,10 @@ type CreateRequest struct {
 	// Memory is Causeway's extension: recall long-term memories into the
 	// context.
 	Memory *MemoryOptions `json:"memory,omitempty"`
+	// MaxCostUSD is Causeway's extension: the response's model calls stop
+	// once they have cost this much (the response ends incomplete with
+	// reason "max_cost"); it lowers, never raises, tools.max_response_cost_usd.
+	MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
 }
 
 // TextConfig is the text field: the output format.
@@ -62,6 +66,10 @@ type FunctionTool struct {
 	Description *string         `json:"description,omitempty"`
 	Parameters  json.RawMessage `json:"parameters"`
 	Strict      *bool           `json:"strict"`
+	// RequireApproval ("always" or "never"), on a "causeway" tool: its
+	// calls wait for a person's approval (mcp_approval_request). "never"
+	// cannot lift an approval the configuration requires.
+	RequireApproval string `json:"require_approval,omitempty"`
 }
 
 // Item is an input or output item. Only the fields of its Type are set.
@@ -77,6 +85,16 @@ type Item struct {
 	Name      string          `json:"name,omitempty"`
 	Arguments *string         `json:"arguments,omitempty"`
 	Output    json.RawMessage `json:"output,omitempty"`
+	// mcp_approval_request (with Name and Arguments) and
+	// mcp_approval_response: a server-side tool call waiting for, and
+	// given, a person's approval.
+	// reasoning: the summary parts ([{type: "summary_text", text}]);
+	// Causeway carries the provider's signature under causeway.
+	Summary           json.RawMessage `json:"summary,omitempty"`
+	ServerLabel       string          `json:"server_label,omitempty"`
+	ApprovalRequestID string          `json:"approval_request_id,omitempty"`
+	Approve           *bool           `json:"approve,omitempty"`
+	Reason            *string         `json:"reason,omitempty"`
 	// Causeway is what Causeway adds to a server-side tool's items: the
 	// tool's metadata (HTTP status …), or why a call was refused. It is
 	// shown to the client, never to the model.
@@ -137,6 +155,9 @@ type ResponseInfo struct {
 	// Memories are the ids of the long-term memories recalled into the
 	// response's context.
 	Memories []string `json:"memories,omitempty"`
+	// Notes say what Causeway changed in the context on the way, such as
+	// reasoning of another provider family left out.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // MemoryOptions is Causeway's "memory" extension of a create request:
@@ -196,6 +217,7 @@ type Event struct {
 	OutputIndex    *int      `json:"output_index,omitempty"`
 	ItemID         string    `json:"item_id,omitempty"`
 	ContentIndex   *int      `json:"content_index,omitempty"`
+	SummaryIndex   *int      `json:"summary_index,omitempty"`
 	Item           *Item     `json:"item,omitempty"`
 	Part           *Part     `json:"part,omitempty"`
 	Delta          *string   `json:"delta,omitempty"`

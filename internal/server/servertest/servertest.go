@@ -37,6 +37,9 @@ type Options struct {
 	Sim sim.Options
 	// Log, when set, receives the server's JSON logs at debug level.
 	Log io.Writer
+	// DSN, when set, opens this database rather than a new one: a
+	// server started on another Env's DSN is a second replica of it.
+	DSN string
 }
 
 // DefaultConfig routes sim-openai and sim-embed to the simulator.
@@ -70,12 +73,14 @@ models:
 
 // Env is a running Causeway with its simulator.
 type Env struct {
-	Sim     *sim.Sim
-	SimURL  string
-	Server  *server.Server
-	URL     string
-	Store   *store.Store
-	Config  *config.Config
+	Sim    *sim.Sim
+	SimURL string
+	Server *server.Server
+	URL    string
+	Store  *store.Store
+	Config *config.Config
+	// DSN is the store's database, for Options.DSN.
+	DSN     string
 	httpSrv *httptest.Server
 }
 
@@ -89,7 +94,15 @@ func Start(t testing.TB, o Options) *Env {
 	if kind == "" {
 		kind = "sqlite"
 	}
-	st := storetest.Open(t, kind)
+	dsn := o.DSN
+	if dsn == "" {
+		dsn = storetest.DSN(t, kind)
+	}
+	st, err := store.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("servertest: open store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
 	yml := o.Config
 	if yml == "" {
 		yml = DefaultConfig
@@ -113,7 +126,7 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatalf("server.New: %v", err)
 	}
 	hs := httptest.NewServer(srv.Handler())
-	e := &Env{Sim: s, SimURL: simSrv.URL, Server: srv, URL: hs.URL, Store: st, Config: cfg, httpSrv: hs}
+	e := &Env{Sim: s, SimURL: simSrv.URL, Server: srv, URL: hs.URL, Store: st, Config: cfg, DSN: dsn, httpSrv: hs}
 	t.Cleanup(func() {
 		hs.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

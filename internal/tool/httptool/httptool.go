@@ -2,8 +2,10 @@
 // (config.HTTPTool): the model's arguments fill the URL's {name}
 // placeholders, and the rest go in the query (GET, HEAD, DELETE) or as a
 // JSON body. The configured headers (secrets) are sent but never shown to
-// the model or logged. Calls go through netguard: only public addresses,
-// unless the host is in allow_hosts.
+// the model or logged. Every call carries the caller's identity
+// (tool.HeaderTenant, tool.HeaderUser, and a signature with the tool's
+// identity_secret), never their API key. Calls go through netguard: only
+// public addresses, unless the host is in allow_hosts.
 package httptool
 
 import (
@@ -38,6 +40,7 @@ type Tool struct {
 	method     string
 	url        string
 	headers    map[string]config.Secret
+	secret     config.Secret // signs the caller's identity, if set
 	guard      *netguard.Guard
 	client     *http.Client
 	timeout    time.Duration
@@ -59,7 +62,7 @@ func New(c config.HTTPTool) (*Tool, error) {
 		return nil, fmt.Errorf("httptool %s: url must be an absolute http or https URL", c.Name)
 	}
 	t := &Tool{name: c.Name, desc: c.Description, method: strings.ToUpper(c.Method), url: c.URL,
-		headers: c.Headers, guard: netguard.New(c.AllowHosts), timeout: c.Timeout.Std(), max: c.MaxResponseBytes}
+		headers: c.Headers, secret: c.IdentitySecret, guard: netguard.New(c.AllowHosts), timeout: c.Timeout.Std(), max: c.MaxResponseBytes}
 	if t.method == "" {
 		t.method = http.MethodGet
 	}
@@ -77,6 +80,21 @@ func New(c config.HTTPTool) (*Tool, error) {
 		return nil, fmt.Errorf("httptool %s: parameters: %w", c.Name, err)
 	}
 	t.client = t.guard.Client(t.timeout)
+	guarded := t.client.CheckRedirect
+	t.client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		// Go forwards custom headers on a redirect; to another host they
+		// would hand over the configured secrets and a replayable
+		// identity signature.
+		if req.URL.Host != via[0].URL.Host {
+			for k := range t.headers {
+				req.Header.Del(k)
+			}
+			for _, k := range []string{tool.HeaderTenant, tool.HeaderUser, tool.HeaderIdentity} {
+				req.Header.Del(k)
+			}
+		}
+		return guarded(req, via)
+	}
 	return t, nil
 }
 
@@ -104,8 +122,8 @@ func argString(v any) string {
 	return string(b)
 }
 
-// build makes the request for the arguments.
-func (t *Tool) build(ctx context.Context, raw json.RawMessage) (*http.Request, error) {
+// build makes the request for the arguments, as id.
+func (t *Tool) build(ctx context.Context, raw json.RawMessage, id tool.Identity) (*http.Request, error) {
 	args := map[string]any{}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -171,6 +189,8 @@ func (t *Tool) build(ctx context.Context, raw json.RawMessage) (*http.Request, e
 	for k, v := range t.headers {
 		req.Header.Set(k, v.Reveal())
 	}
+	// After the configured headers: they cannot impersonate a caller.
+	id.SetHeaders(req.Header, t.secret.Reveal(), time.Now())
 	return req, nil
 }
 
@@ -180,7 +200,7 @@ func (t *Tool) build(ctx context.Context, raw json.RawMessage) (*http.Request, e
 func (t *Tool) Call(ctx context.Context, c tool.Call) (tool.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	req, err := t.build(ctx, c.Arguments)
+	req, err := t.build(ctx, c.Arguments, tool.IdentityOf(c.Principal))
 	if err != nil {
 		return tool.Result{}, fmt.Errorf("%s: %w", t.name, err)
 	}

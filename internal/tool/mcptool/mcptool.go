@@ -6,9 +6,12 @@
 // A tool's description and input schema are what the model reads, so a
 // server that changes them changes what the model is told; every tool is
 // therefore pinned to the SHA-256 of its name, description and schema
-// (see Hash). A tool whose hash differs from its pin is disabled: never
-// offered, and refused if called, until its pin is updated. The package
-// must never offer the model a description nobody approved, and never
+// (see Hash) kept in a PinStore. A tool whose hash differs from its pin
+// is disabled: never offered, and refused if called, until its pin is
+// updated (Server.Approve). Every call carries the caller's identity
+// (tool.Identity) in the request's _meta and, over HTTP, in headers set
+// for that call only. The package must never offer the model a
+// description nobody approved, never send the caller's API key, and never
 // hand a stdio server the gateway's environment (it holds secrets).
 package mcptool
 
@@ -26,6 +29,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -48,6 +52,18 @@ var ErrGone = errors.New("tool no longer offered by its MCP server")
 // ErrClosed is returned once the Server is closed.
 var ErrClosed = errors.New("mcp server connection closed")
 
+// ErrUnknownTool is returned by Approve for a tool the server does not
+// list.
+var ErrUnknownTool = errors.New("no such MCP tool")
+
+// ErrHashMismatch is returned by Approve when the hash the approver
+// reviewed is not the tool's current one.
+var ErrHashMismatch = errors.New("the tool's current hash differs from the one approved")
+
+// ErrConfigPinned is returned by Approve for a tool pinned in the
+// configuration: its pin is changed there, not in the store.
+var ErrConfigPinned = errors.New("the tool is pinned in the configuration")
+
 // functionName is what the Responses and Chat APIs accept as a function
 // name; a tool whose prefixed name does not fit is not offered.
 var functionName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
@@ -69,13 +85,22 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithOnChange calls f after every refresh of the tool list (on Connect,
+// Refresh, a server's notification, a reconnect or Approve), so a
+// registry can follow which tools are enabled. f must not call Refresh
+// or Approve.
+func WithOnChange(f func()) Option {
+	return func(s *Server) { s.onChange = f }
+}
+
 // Server is a connection to one MCP server and the tools it offers. It is
 // safe for concurrent use.
 type Server struct {
-	cfg    config.MCPServer
-	pins   PinStore
-	log    *slog.Logger
-	client *mcp.Client
+	cfg      config.MCPServer
+	pins     PinStore
+	log      *slog.Logger
+	client   *mcp.Client
+	onChange func()
 
 	// bg outlives Connect's context, for refreshes on a notification.
 	bg     context.Context
@@ -173,6 +198,103 @@ func (s *Server) Refresh(ctx context.Context) error {
 	return err
 }
 
+// Tool states as Status reports them.
+const (
+	StatusEnabled         = "enabled"
+	StatusDisabledChanged = "disabled_changed"
+)
+
+// ToolStatus is one listed tool's pinning state, for an approver.
+type ToolStatus struct {
+	// Name is the function name ("<server>__<tool>"); Tool the server's.
+	Name, Tool string
+	// Status is StatusEnabled or StatusDisabledChanged.
+	Status string
+	// PinnedHash is the pin in force; CurrentHash the listed version's.
+	PinnedHash, CurrentHash string
+	// ConfigPinned is set when the pin comes from the configuration.
+	ConfigPinned bool
+	// Description and Parameters are the approved version, offered to
+	// the model (empty if no version was approved while connected).
+	Description string
+	Parameters  json.RawMessage
+	// NewDescription and NewParameters are the listed version when it
+	// differs from the pin: what an approver reviews.
+	NewDescription string
+	NewParameters  json.RawMessage
+}
+
+// Status returns the listed tools (enabled or disabled, not gone),
+// sorted by name.
+func (s *Server) Status() []ToolStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ToolStatus
+	for _, t := range s.tools {
+		if t.state == gone {
+			continue
+		}
+		_, configured := s.cfg.Pins[t.remote]
+		st := ToolStatus{Name: t.name, Tool: t.remote, PinnedHash: t.pinned, ConfigPinned: configured,
+			Description: t.description, Parameters: t.parameters}
+		if t.state == enabled {
+			st.Status, st.CurrentHash = StatusEnabled, t.hash
+		} else {
+			st.Status, st.CurrentHash = StatusDisabledChanged, t.rejected
+			st.NewDescription, st.NewParameters = t.listedDesc, t.listedParams
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Approve re-lists the tools, pins the server's tool remote to its
+// current hash (recording by as the approver) and enables it. When hash
+// is not empty it must be the current hash — what the approver reviewed
+// — else ErrHashMismatch. A tool not listed is ErrUnknownTool; one
+// pinned in the configuration is ErrConfigPinned.
+func (s *Server) Approve(ctx context.Context, remote, hash, by string) (ToolStatus, error) {
+	if err := s.Refresh(ctx); err != nil {
+		return ToolStatus{}, err
+	}
+	cur, ok := s.status(remote)
+	if !ok {
+		return ToolStatus{}, fmt.Errorf("mcp server %q: tool %q: %w", s.cfg.Name, remote, ErrUnknownTool)
+	}
+	if cur.ConfigPinned {
+		return cur, fmt.Errorf("mcp server %q: tool %q: %w", s.cfg.Name, remote, ErrConfigPinned)
+	}
+	if hash != "" && hash != cur.CurrentHash {
+		return cur, fmt.Errorf("mcp server %q: tool %q: %w", s.cfg.Name, remote, ErrHashMismatch)
+	}
+	if err := s.pins.Approve(ctx, s.cfg.Name, remote, cur.CurrentHash, by); err != nil {
+		return cur, fmt.Errorf("mcp server %q: tool %q: approve: %w", s.cfg.Name, remote, err)
+	}
+	s.log.Info("mcp tool approved", slog.String("server", s.cfg.Name), slog.String("tool", remote),
+		slog.String("hash", cur.CurrentHash), slog.String("by", by))
+	// If the server changed the tool again meanwhile, this disables it
+	// again: only the reviewed version is ever enabled.
+	if err := s.Refresh(ctx); err != nil {
+		return cur, err
+	}
+	after, ok := s.status(remote)
+	if !ok {
+		return cur, fmt.Errorf("mcp server %q: tool %q: %w", s.cfg.Name, remote, ErrUnknownTool)
+	}
+	return after, nil
+}
+
+// status returns one tool's ToolStatus.
+func (s *Server) status(remote string) (ToolStatus, bool) {
+	for _, st := range s.Status() {
+		if st.Tool == remote {
+			return st, true
+		}
+	}
+	return ToolStatus{}, false
+}
+
 // Close ends the session (and a stdio server's process) and waits for
 // background refreshes. Tools refuse calls afterwards.
 func (s *Server) Close() error {
@@ -219,15 +341,18 @@ func (s *Server) dial(ctx context.Context) (*mcp.ClientSession, error) {
 	if s.cfg.URL != "" {
 		h := make(http.Header, len(s.cfg.Headers))
 		for k, v := range s.cfg.Headers {
-			h.Set(k, v.Reveal())
+			if !tool.IsIdentityHeader(k) {
+				h.Set(k, v.Reveal())
+			}
 		}
 		u, err := url.Parse(s.cfg.URL)
 		if err != nil {
 			return nil, fmt.Errorf("url: %w", err)
 		}
 		t = &mcp.StreamableClientTransport{
-			Endpoint:   s.cfg.URL,
-			HTTPClient: &http.Client{Transport: headerTransport{base: http.DefaultTransport, host: u.Host, header: h}},
+			Endpoint: s.cfg.URL,
+			HTTPClient: &http.Client{Transport: headerTransport{base: http.DefaultTransport, host: u.Host, header: h,
+				secret: s.cfg.IdentitySecret.Reveal()}},
 		}
 	} else {
 		// Not CommandContext: the process lives as long as the session,
@@ -308,10 +433,22 @@ type listed struct {
 	hash              string
 }
 
-// refreshOn lists the tools over cs and applies the pins.
+// refreshOn lists the tools over cs and applies the pins, then tells
+// onChange.
 func (s *Server) refreshOn(ctx context.Context, cs *mcp.ClientSession) error {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
+	if err := s.applyList(ctx, cs); err != nil {
+		return err
+	}
+	if s.onChange != nil {
+		s.onChange()
+	}
+	return nil
+}
+
+// applyList is refreshOn under refreshMu.
+func (s *Server) applyList(ctx context.Context, cs *mcp.ClientSession) error {
 	var all []listed
 	for t, err := range cs.Tools(ctx, nil) {
 		if err != nil {
@@ -352,12 +489,13 @@ func (s *Server) refreshOn(ctx context.Context, cs *mcp.ClientSession) error {
 				return fmt.Errorf("mcp server %q: tool %q: read pin: %w", s.cfg.Name, l.name, err)
 			}
 			if !ok {
-				if err := s.pins.Set(ctx, s.cfg.Name, l.name, l.hash); err != nil {
+				if pin, err = s.pins.PinFirst(ctx, s.cfg.Name, l.name, l.hash); err != nil {
 					return fmt.Errorf("mcp server %q: tool %q: pin: %w", s.cfg.Name, l.name, err)
 				}
-				s.log.Info("mcp tool pinned on first sight",
-					slog.String("server", s.cfg.Name), slog.String("tool", l.name), slog.String("hash", l.hash))
-				pin = l.hash
+				if pin == l.hash {
+					s.log.Info("mcp tool pinned on first sight",
+						slog.String("server", s.cfg.Name), slog.String("tool", l.name), slog.String("hash", l.hash))
+				}
 			}
 		}
 		approved[i] = pin == l.hash
@@ -384,6 +522,8 @@ func (s *Server) refreshOn(ctx context.Context, cs *mcp.ClientSession) error {
 			t.parameters = l.schema
 			t.hash = l.hash
 			t.rejected = ""
+			t.pinned = pinned[i]
+			t.listedDesc, t.listedParams = "", nil
 			continue
 		}
 		if t.state != disabled || t.rejected != l.hash {
@@ -395,6 +535,8 @@ func (s *Server) refreshOn(ctx context.Context, cs *mcp.ClientSession) error {
 		}
 		t.state = disabled
 		t.rejected = l.hash
+		t.pinned = pinned[i]
+		t.listedDesc, t.listedParams = l.description, l.schema
 	}
 	for name, t := range s.tools {
 		if !seen[name] {
@@ -424,6 +566,11 @@ type mcpTool struct {
 	parameters  json.RawMessage // as last approved
 	hash        string          // of the approved version
 	rejected    string          // hash of the listed version, when disabled
+	pinned      string          // the pin in force
+	// listedDesc and listedParams are the listed version, when disabled,
+	// for an approver to review.
+	listedDesc   string
+	listedParams json.RawMessage
 }
 
 var _ tool.Tool = (*mcpTool)(nil)
@@ -477,11 +624,20 @@ func (t *mcpTool) Call(ctx context.Context, c tool.Call) (tool.Result, error) {
 		}
 		params.Arguments = json.RawMessage(args)
 	}
+	id := tool.IdentityOf(c.Principal)
+	meta := map[string]any{"tenant": id.Tenant, "user": id.User, "key_id": id.KeyID}
+	if secret := t.srv.cfg.IdentitySecret.Reveal(); secret != "" {
+		meta["signature"] = id.Sign(secret, time.Now())
+	}
+	params.Meta = mcp.Meta{tool.MetaKey: meta}
+	// Only the call itself carries the identity: a reconnect it causes
+	// opens a session shared by every caller.
+	callCtx := context.WithValue(ctx, identityKey{}, id)
 	cs, err := t.srv.current(ctx)
 	if err != nil {
 		return tool.Result{}, err
 	}
-	res, err := cs.CallTool(ctx, params)
+	res, err := cs.CallTool(callCtx, params)
 	if retryable(ctx, err) {
 		if cs, err = t.srv.redial(ctx, cs); err != nil {
 			return tool.Result{}, err
@@ -492,7 +648,7 @@ func (t *mcpTool) Call(ctx context.Context, c tool.Call) (tool.Result, error) {
 		if err := t.check(); err != nil {
 			return tool.Result{}, err
 		}
-		res, err = cs.CallTool(ctx, params)
+		res, err = cs.CallTool(callCtx, params)
 	}
 	if err != nil {
 		return tool.Result{}, fmt.Errorf("mcp tool %s: %w", t.name, err)
@@ -521,22 +677,38 @@ func output(res *mcp.CallToolResult) string {
 	return strings.Join(parts, "\n")
 }
 
-// headerTransport adds the configured headers to every request to a
-// Streamable HTTP server — and only to it: a redirect elsewhere does not
-// take the credentials along.
+// identityKey marks a tool call's context with the caller's identity,
+// for headerTransport. The SDK sends a request with the context of the
+// call that made it (ClientSession.CallTool's ctx reaches
+// http.NewRequestWithContext), so concurrent calls over one session each
+// carry their own caller.
+type identityKey struct{}
+
+// headerTransport adds the configured headers, and on a tool call the
+// caller's identity headers, to every request to a Streamable HTTP
+// server — and only to it: a redirect elsewhere does not take the
+// credentials or the identity along.
 type headerTransport struct {
 	base   http.RoundTripper
 	host   string
 	header http.Header
+	secret string
 }
 
 func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if len(h.header) == 0 || r.URL.Host != h.host {
+	if r.URL.Host != h.host {
+		return h.base.RoundTrip(r)
+	}
+	id, isCall := r.Context().Value(identityKey{}).(tool.Identity)
+	if len(h.header) == 0 && !isCall {
 		return h.base.RoundTrip(r)
 	}
 	r = r.Clone(r.Context())
 	for k, v := range h.header {
 		r.Header[k] = v
+	}
+	if isCall {
+		id.SetHeaders(r.Header, h.secret, time.Now())
 	}
 	return h.base.RoundTrip(r)
 }

@@ -29,8 +29,12 @@ const stdioServerArg = "mcptool-stdio-server"
 const secretEnv = "CAUSEWAY_MCPTOOL_TEST_SECRET"
 
 func TestMain(m *testing.M) {
-	if len(os.Args) == 2 && os.Args[1] == stdioServerArg {
-		if err := newMCPServer(nil).Run(context.Background(), &mcp.StdioTransport{}); err != nil {
+	if len(os.Args) == 2 && (os.Args[1] == stdioServerArg || os.Args[1] == stdioIdentityArg) {
+		srv := newMCPServer(nil)
+		if os.Args[1] == stdioIdentityArg {
+			srv = newIdentityServer()
+		}
+		if err := srv.Run(context.Background(), &mcp.StdioTransport{}); err != nil {
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -296,7 +300,7 @@ func TestPinOnFirstSightThenChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pins.Set(t.Context(), "srv", "echo", newHash); err != nil {
+	if err := pins.Approve(t.Context(), "srv", "echo", newHash, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Refresh(t.Context()); err != nil {
@@ -493,5 +497,70 @@ func TestHeadersStayWithTheConfiguredHost(t *testing.T) {
 		if a != "" {
 			t.Errorf("request %d to the redirect target carried Authorization %q, want none", i, a)
 		}
+	}
+}
+
+func TestStatusAndApprove(t *testing.T) {
+	srv := newMCPServer(nil)
+	hs := startHTTP(t, srv)
+	pins := mcptool.NewMemoryPins()
+	var changes atomic.Int32
+	s := connect(t, config.MCPServer{Name: "srv", URL: hs.URL, Pins: map[string]string{"fail": strings.Repeat("0", 64)}}, pins,
+		mcptool.WithOnChange(func() { changes.Add(1) }))
+	if changes.Load() == 0 {
+		t.Error("Connect's listing did not call OnChange")
+	}
+	status := func(name string) mcptool.ToolStatus {
+		t.Helper()
+		for _, st := range s.Status() {
+			if st.Name == name {
+				return st
+			}
+		}
+		t.Fatalf("%s not in Status()", name)
+		return mcptool.ToolStatus{}
+	}
+	echo := status("srv__echo")
+	if echo.Status != mcptool.StatusEnabled || echo.PinnedHash != echo.CurrentHash || echo.NewDescription != "" {
+		t.Fatalf("echo = %+v, want enabled at its pin", echo)
+	}
+	if st := status("srv__fail"); st.Status != mcptool.StatusDisabledChanged || !st.ConfigPinned {
+		t.Fatalf("fail = %+v, want disabled and pinned in the config", st)
+	}
+	if _, err := s.Approve(t.Context(), "fail", "", "admin"); !errors.Is(err, mcptool.ErrConfigPinned) {
+		t.Errorf("Approve of a config-pinned tool: %v, want %v", err, mcptool.ErrConfigPinned)
+	}
+	if _, err := s.Approve(t.Context(), "nope", "", "admin"); !errors.Is(err, mcptool.ErrUnknownTool) {
+		t.Errorf("Approve of an unknown tool: %v, want %v", err, mcptool.ErrUnknownTool)
+	}
+
+	addEcho(srv, nil, "Echoes, v2.")
+	if err := s.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	v2 := status("srv__echo")
+	if v2.Status != mcptool.StatusDisabledChanged || v2.NewDescription != "Echoes, v2." || v2.PinnedHash != echo.PinnedHash ||
+		v2.Description != "Echoes text back." {
+		t.Fatalf("echo after a change = %+v, want disabled with v2 to review", v2)
+	}
+	// The server changes again after the admin reviewed v2: approving v2
+	// is refused, and nothing is pinned.
+	addEcho(srv, nil, "Echoes, v3.")
+	if _, err := s.Approve(t.Context(), "echo", v2.CurrentHash, "admin"); !errors.Is(err, mcptool.ErrHashMismatch) {
+		t.Fatalf("Approve of a stale review: %v, want %v", err, mcptool.ErrHashMismatch)
+	}
+	if h, _, _ := pins.Get(t.Context(), "srv", "echo"); h != echo.PinnedHash {
+		t.Errorf("pin after a refused approval = %s, want %s", h, echo.PinnedHash)
+	}
+	v3 := status("srv__echo")
+	st, err := s.Approve(t.Context(), "echo", v3.CurrentHash, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != mcptool.StatusEnabled || st.Description != "Echoes, v3." || st.PinnedHash != v3.CurrentHash {
+		t.Errorf("approved = %+v, want v3 enabled", st)
+	}
+	if res := call(t, find(t, s, "srv__echo"), `{"text":"ok"}`); res.Output != "echo: ok" {
+		t.Errorf("output after approval = %q", res.Output)
 	}
 }

@@ -12,15 +12,24 @@ import (
 
 // PinStore remembers the approved hash of each (server, tool) pair, so a
 // tool seen for the first time is pinned and a later change of its
-// description or schema is noticed. Pins configured in the server's
+// description or schema is noticed, across restarts when the store is
+// durable (store.ToolPins). Pins configured in the server's
 // config.MCPServer.Pins take precedence and are never written here.
 type PinStore interface {
 	// Get returns the pinned hash of server's tool, and false when the
 	// tool has no pin yet.
 	Get(ctx context.Context, server, tool string) (hash string, ok bool, err error)
-	// Set pins server's tool to hash.
-	Set(ctx context.Context, server, tool, hash string) error
+	// PinFirst pins server's tool to hash unless it has a pin already,
+	// and returns the pin in force: of two gateways that see different
+	// versions first, one pins and the other is held to it.
+	PinFirst(ctx context.Context, server, tool, hash string) (pinned string, err error)
+	// Approve pins server's tool to hash, replacing any pin; by names who
+	// approved it.
+	Approve(ctx context.Context, server, tool, hash, by string) error
 }
+
+// FirstSight is the approver recorded for a pin taken on first sight.
+const FirstSight = "first-sight"
 
 // MemoryPins is a PinStore that lives as long as the process. It is safe
 // for concurrent use; the zero value is ready.
@@ -42,8 +51,22 @@ func (m *MemoryPins) Get(_ context.Context, server, tool string) (string, bool, 
 	return h, ok, nil
 }
 
-// Set implements PinStore.
-func (m *MemoryPins) Set(_ context.Context, server, tool, hash string) error {
+// PinFirst implements PinStore.
+func (m *MemoryPins) PinFirst(_ context.Context, server, tool, hash string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if h, ok := m.pins[[2]string{server, tool}]; ok {
+		return h, nil
+	}
+	if m.pins == nil {
+		m.pins = map[[2]string]string{}
+	}
+	m.pins[[2]string{server, tool}] = hash
+	return hash, nil
+}
+
+// Approve implements PinStore.
+func (m *MemoryPins) Approve(_ context.Context, server, tool, hash, _ string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.pins == nil {
