@@ -104,6 +104,9 @@ func (x *Extractor) AfterTurn(p *identity.Principal, o store.Owner, t Turn) {
 		ctx, cancel := context.WithTimeout(context.Background(), x.timeout)
 		defer cancel()
 		ctx = gateway.WithRequestInfo(ctx, &gateway.RequestInfo{ID: gateway.NewRequestID(), Model: x.model})
+		// Its usage (the model call, the memories' embeddings) is tied
+		// to the response and conversation it learns from.
+		ctx = gateway.WithUsageTie(ctx, t.ResponseID, t.ConversationID)
 		n, err := x.Extract(ctx, p, o, t)
 		if err != nil {
 			x.log.Warn("memory extraction failed", slog.String("response_id", t.ResponseID), slog.Any("error", err))

@@ -90,6 +90,11 @@ func TestMemoryExtraction(t *testing.T) {
 		servertest.WaitFor(t, "the extraction to be metered", func() bool {
 			return e.Usage(t, "key_id="+aliceID).Requests == int64(3+n)
 		})
+		// All but the recall's embedding (made before the response has
+		// an id) are tied to the response.
+		if u := e.Usage(t, "response_id="+r.ID); u.Requests != int64(2+n) {
+			t.Errorf("usage tied to the response = %d requests, want %d (the response, the extraction, %d embeddings)", u.Requests, 2+n, n)
+		}
 
 		// Another turn is extracted too (its duplicates are skipped:
 		// TestExtractDuplicates in internal/memory).
