@@ -97,6 +97,9 @@ type Config struct {
 	// Tools are the server-side tools the Responses runtime executes on a
 	// model's behalf, as the caller. A key uses only the tools it allows.
 	Tools Tools `yaml:"tools"`
+	// Compaction configures the summarising compaction of long Responses
+	// contexts; see Compaction.
+	Compaction *Compaction `yaml:"compaction"`
 	// Memory configures long-term memory: embedding for similarity
 	// search, and extraction of memories after each turn.
 	Memory Memory `yaml:"memory"`

@@ -116,6 +116,8 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	c.Compaction.validate(c, &v)
+
 	aliases := make(map[string]int, len(c.Models))
 	for i, m := range c.Models {
 		path := fmt.Sprintf("models[%d]", i)

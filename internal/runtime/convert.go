@@ -81,6 +81,11 @@ func Normalize(it wire.Item) wire.Item {
 		if it.ID == "" {
 			it.ID = identity.NewID("mcpa_")
 		}
+	case "compaction":
+		if it.ID == "" {
+			it.ID = identity.NewID("cmp_")
+		}
+		return it // a compaction item has no status
 	}
 	if it.Status == "" {
 		it.Status = "completed"
@@ -202,6 +207,14 @@ func ToMessages(items []wire.Item) ([]llm.Message, error) {
 			m.ToolCallID, m.ToolName = it.CallID, names[it.CallID]
 			msgs = append(msgs, m)
 			thinking = nil
+		case "compaction":
+			// The summary of the turns it replaced; the turns it kept
+			// follow it in the context (fromLatestCompaction).
+			c, err := decodeCompaction(it)
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, llm.TextMessage(llm.RoleSystem, CompactionMarker+c.Summary))
 		case "reasoning":
 			// Replayed as thinking bound to the family that made it; a
 			// provider of another family leaves it out (llm.Part.Origin).

@@ -87,6 +87,9 @@ type Runtime struct {
 	Tick time.Duration
 
 	bg jobs
+	// Compaction is the configuration's compaction section; nil means
+	// none (requests that ask for compaction get the defaults).
+	Compaction *CompactionSettings
 }
 
 // Recaller finds a subject's long-term memories that match a query.
@@ -222,7 +225,11 @@ func (rt *Runtime) history(ctx context.Context, o store.Owner, cp *CreateParams)
 		if err != nil {
 			return nil, err
 		}
-		return decodeItems(items)
+		w, err := decodeItems(items)
+		if err != nil {
+			return nil, err
+		}
+		return fromLatestCompaction(w) // compaction
 	}
 	if cp.Req.PreviousResponseID == nil || *cp.Req.PreviousResponseID == "" {
 		return nil, nil
@@ -254,7 +261,7 @@ func (rt *Runtime) history(ctx context.Context, o store.Owner, cp *CreateParams)
 			out = append(out, w...)
 		}
 	}
-	return out, nil
+	return fromLatestCompaction(out) // compaction
 }
 
 func decodeItems(items []store.Item) ([]wire.Item, error) {
@@ -387,11 +394,16 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 // prepared is a checked create request: its context and the canonical
 // request of its first model call.
 type prepared struct {
-	p         *identity.Principal
-	cp        *CreateParams
-	o         store.Owner
-	hist      []wire.Item
-	input     []wire.Item
+	p     *identity.Principal
+	cp    *CreateParams
+	o     store.Owner
+	hist  []wire.Item
+	input []wire.Item
+	// ctxInput is the part of input the model sees (compaction may
+	// summarise some of it); input is stored as given.
+	ctxInput []wire.Item
+	// cmp is the compaction made for the response, if any.
+	cmp       *compacted
 	all       []wire.Item
 	ts        *toolset
 	req       *llm.Request
@@ -412,7 +424,12 @@ func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *Creat
 	if pr.input, err = rt.resolve(ctx, pr.o, pr.hist, cp.Input); err != nil {
 		return nil, err
 	}
-	pr.all = append(append([]wire.Item(nil), pr.hist...), pr.input...)
+	// compaction: the context from its latest compaction item, and old
+	// turns summarised when the request asks for it.
+	if pr.hist, pr.ctxInput, pr.cmp, err = rt.compactContext(ctx, p, cp, pr.hist, pr.input); err != nil {
+		return nil, err
+	}
+	pr.all = append(append([]wire.Item(nil), pr.hist...), pr.ctxInput...)
 	var waiting map[string]bool
 	if pr.approvals, waiting, err = approvals(pr.all); err != nil {
 		return nil, err
@@ -437,6 +454,7 @@ func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *Creat
 func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Response, error) {
 	p, cp, o, hist, input, all, ts, req := pr.p, pr.cp, pr.o, pr.hist, pr.input, pr.all, pr.ts, pr.req
 	ctx = gateway.WithUsageTie(ctx, b.resp.ID, cp.ConversationID) // usage: tie records to the response
+	ctxInput, cmp := pr.ctxInput, pr.cmp                          // compaction
 	rid := gateway.RequestID(ctx)
 	l := &loop{rt: rt, p: p, cp: cp, ts: ts, rid: rid, counts: repeatCounts(all)}
 	b.memoryIDs = pr.memoryIDs
@@ -466,6 +484,23 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 			sctx, srid = stepContext(ctx, rid, step)
 		}
 		call, err := rt.GW.Chat(sctx, p, req)
+		if step == 1 && err != nil && truncateAuto(cp) && isContextLength(err) && cmp == nil && rt.compactOnTruncate() {
+			// compaction: truncation "auto" compacts first, when configured;
+			// when that fails or is not enough, turns are dropped below.
+			if h, in, c, cerr := rt.compactSplit(ctx, p, cp, hist, ctxInput, rt.compactionSettings()); cerr == nil && c != nil {
+				hist, ctxInput, cmp = h, in, c
+				all = append(append([]wire.Item(nil), hist...), ctxInput...)
+				if req, err = request(cp, all, ts); err != nil {
+					return nil, err
+				}
+				if _, err = rt.recall(ctx, p, o, cp, req, input); err != nil {
+					return nil, err
+				}
+				b.requestIDs = append(b.requestIDs, srid)
+				sctx, srid = withRequestID(ctx, rid+"-compacted")
+				call, err = rt.GW.Chat(sctx, p, req)
+			}
+		}
 		for cut := 0; step == 1 && err != nil && truncateAuto(cp) && isContextLength(err); {
 			// truncation "auto": drop the oldest turns of the history
 			// (never the request's own input) and try again.
@@ -473,7 +508,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 			if cut, ok = nextCut(hist, cut); !ok {
 				break
 			}
-			kept := append(append([]wire.Item(nil), hist[cut:]...), input...)
+			kept := append(append([]wire.Item(nil), hist[cut:]...), ctxInput...)
 			if req, err = request(cp, kept, ts); err != nil {
 				return nil, err
 			}
@@ -496,6 +531,12 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 				call.Finish(err)
 				return nil, err
 			}
+			// compaction: the compaction made is the first output item.
+			if err := b.addCompaction(cmp); err != nil {
+				call.Finish(err)
+				return nil, err
+			}
+			spent += cmp.cost() // compaction: counts toward the response's cost cap
 		}
 		b.nextStep()
 		b.family = call.Family

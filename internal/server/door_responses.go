@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/causeway-ai/causeway/internal/billing"
+	"github.com/causeway-ai/causeway/internal/config"
 	respdoor "github.com/causeway-ai/causeway/internal/frontdoor/responses"
 	"github.com/causeway-ai/causeway/internal/runtime"
 )
@@ -14,7 +15,8 @@ func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
 		rt := &runtime.Runtime{GW: s.gw, Store: s.store, Tools: s.tools.reg, MaxSteps: s.tools.steps, Meter: s.meter,
 			Memory: s.memoryService(), NeedsApproval: s.needsApproval, Ledger: s.store,
-			MaxResponseCost: func() int64 { return billing.FromUSD(s.toolCfg.Load().MaxResponseCostUSD) }}
+			MaxResponseCost: func() int64 { return billing.FromUSD(s.toolCfg.Load().MaxResponseCostUSD) },
+			Compaction:      compactionSettings(s.cfg.Compaction)}
 		if x := s.memoryExtractor(); x != nil {
 			rt.Extract = x
 		}
@@ -28,4 +30,14 @@ func init() {
 // person's approval of calls to the server-side tool name.
 func (s *Server) needsApproval(name string) bool {
 	return s.toolCfg.Load().NeedsApproval(name)
+}
+
+// compactionSettings is the configuration's compaction section for the
+// runtime; nil when the configuration has none.
+func compactionSettings(c *config.Compaction) *runtime.CompactionSettings {
+	if c == nil {
+		return nil
+	}
+	return &runtime.CompactionSettings{Model: c.Model, Threshold: c.Threshold(), KeepRecentTurns: c.KeepTurns(),
+		MaxSummaryTokens: c.SummaryTokens(), Configured: true}
 }

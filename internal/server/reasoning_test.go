@@ -23,17 +23,17 @@ import (
 	"github.com/causeway-ai/causeway/internal/sim"
 )
 
-// recorder is a reverse proxy in front of the simulator that keeps every
+// simRecorder is a reverse proxy in front of the simulator that keeps every
 // upstream request body, so a test sees what Causeway sent.
-type recorder struct {
+type simRecorder struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
 	target *url.URL
 	bodies []string
 }
 
-func startRecorder(t *testing.T) *recorder {
-	r := &recorder{}
+func startSimRecorder(t *testing.T) *simRecorder {
+	r := &simRecorder{}
 	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		r.mu.Lock()
 		target := r.target
@@ -54,13 +54,13 @@ func startRecorder(t *testing.T) *recorder {
 }
 
 // since returns the bodies recorded from index n on.
-func (r *recorder) since(n int) []string {
+func (r *simRecorder) since(n int) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.bodies[n:]...)
 }
 
-func (r *recorder) count() int {
+func (r *simRecorder) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.bodies)
@@ -71,7 +71,7 @@ func (r *recorder) count() int {
 // replayed, signature and all, to the family that made it, and left out,
 // with a note, for another family.
 func TestResponsesReasoningAcrossFamilies(t *testing.T) {
-	rec := startRecorder(t)
+	rec := startSimRecorder(t)
 	yml := strings.ReplaceAll(string(examples.Sim()), "${CAUSEWAY_SIM_URL}", rec.srv.URL)
 	e := servertest.Start(t, servertest.Options{Config: yml, Sim: sim.Options{APIKey: "sim-key"}})
 	u, _ := url.Parse(e.SimURL)

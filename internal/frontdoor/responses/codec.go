@@ -104,6 +104,10 @@ func decodeItems(param string, raws []json.RawMessage) ([]wire.Item, error) {
 			if it.ID == "" || it.Name == "" || it.Arguments == nil {
 				return nil, invalid(p, "Invalid '%s': an mcp_approval_request needs 'id', 'name' and 'arguments'.", p).WithCode("missing_required_parameter")
 			}
+		case "compaction":
+			if it.EncryptedContent == "" {
+				return nil, invalid(p+".encrypted_content", "Missing required parameter: '%s.encrypted_content'.", p).WithCode("missing_required_parameter")
+			}
 		case "item_reference":
 			if it.ID == "" {
 				return nil, invalid(p+".id", "Missing required parameter: '%s.id'.", p).WithCode("missing_required_parameter")

@@ -60,6 +60,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	for i, route := range CostRoutes() {
 		mux.HandleFunc(route, h.costHandlers()[i])
 	}
+	for i, route := range CompactRoutes() {
+		mux.HandleFunc(route, h.compactHandlers()[i])
+	}
 }
 
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) *identity.Principal {

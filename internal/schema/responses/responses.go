@@ -36,6 +36,29 @@ type CreateRequest struct {
 	// once they have cost this much (the response ends incomplete with
 	// reason "max_cost"); it lowers, never raises, tools.max_response_cost_usd.
 	MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
+	// ContextManagement asks for server-side compaction of a long context
+	// ([{type: "compaction", compact_threshold: N}]).
+	ContextManagement []ContextManagement `json:"context_management,omitempty"`
+}
+
+// ContextManagement is one entry of a create request's
+// context_management. The only type is "compaction".
+type ContextManagement struct {
+	Type string `json:"type"`
+	// CompactThreshold is the estimated input size, in tokens, above
+	// which the context is compacted before the model call.
+	CompactThreshold *int64 `json:"compact_threshold,omitempty"`
+}
+
+// Compacted is the answer of POST /v1/responses/compact.
+type Compacted struct {
+	ID        string `json:"id"`
+	Object    string `json:"object"`
+	CreatedAt int64  `json:"created_at"`
+	// Output is the compacted context: the turns kept verbatim, then one
+	// compaction item that stands for everything before them.
+	Output []Item `json:"output"`
+	Usage  *Usage `json:"usage"`
 }
 
 // TextConfig is the text field: the output format.
@@ -95,6 +118,8 @@ type Item struct {
 	ApprovalRequestID string          `json:"approval_request_id,omitempty"`
 	Approve           *bool           `json:"approve,omitempty"`
 	Reason            *string         `json:"reason,omitempty"`
+	// compaction: an opaque summary of the turns it replaces.
+	EncryptedContent string `json:"encrypted_content,omitempty"`
 	// Causeway is what Causeway adds to a server-side tool's items: the
 	// tool's metadata (HTTP status …), or why a call was refused. It is
 	// shown to the client, never to the model.
