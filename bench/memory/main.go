@@ -1,23 +1,30 @@
 // Command memory measures how well long-term memory finds what a user
-// told it (issue #5): recall@5 of full-text search over a generated,
-// labelled multi-session data set (dataset.go). Every utterance of every
-// session is stored as a memory through the memory service, then each
-// question is asked with memory.Service.Recall — what the runtime calls —
-// and a question counts as recalled when the memory that states its fact
-// is among the first five. It runs on SQLite (FTS5, bm25) and, when
-// reachable, PostgreSQL (tsvector, ts_rank), prints a Markdown report and
-// writes it to bench/out/. See bench/README.md.
+// told it (issue #5): recall@5 and recall@1 over a generated, labelled
+// multi-session data set (dataset.go), for full-text search alone, vector
+// similarity alone and the two fused (what Recall does when an embedding
+// model is configured). Every utterance of every session is stored as a
+// memory through the memory service, embedded by the in-process
+// simulator's embeddings (feature hashing: see bench/README.md), then
+// each question is asked with memory.Service.RecallMode — Recall, what
+// the runtime calls, with a mode — and a question counts as recalled when
+// the memory that states its fact is among the first k. It runs on SQLite
+// (FTS5, bm25) and, when reachable, PostgreSQL (tsvector, ts_rank), prints
+// a Markdown report and writes it to bench/out/. See bench/README.md.
 //
 //	go run ./bench/memory [-users 20] [-sessions 5] [-seed 1] [-k 5] [-pg URL]
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,9 +35,53 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for CREATE DATABASE
 
 	"github.com/causeway-ai/causeway/bench/internal/benchkit"
+	"github.com/causeway-ai/causeway/internal/identity"
+	"github.com/causeway-ai/causeway/internal/llm"
 	"github.com/causeway-ai/causeway/internal/memory"
+	"github.com/causeway-ai/causeway/internal/sim"
 	"github.com/causeway-ai/causeway/internal/store"
 )
+
+// embedModel is the simulator's upstream model the bench embeds with.
+const embedModel = "text-embedding-3-small"
+
+// simEmbedder embeds through the simulator's OpenAI embeddings route,
+// straight (no gateway: the bench measures retrieval, not metering).
+type simEmbedder struct{ url string }
+
+func (e simEmbedder) Embed(ctx context.Context, _ *identity.Principal, req *llm.EmbeddingRequest) (*llm.EmbeddingResponse, error) {
+	body, _ := json.Marshal(map[string]any{"model": embedModel, "input": req.Input})
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url+"/v1/embeddings", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Authorization", "Bearer bench")
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("sim embeddings: status %d", resp.StatusCode)
+	}
+	var out struct {
+		Data []struct {
+			Embedding []float32 `json:"embedding"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, err
+	}
+	er := &llm.EmbeddingResponse{Model: req.Model}
+	for _, d := range out.Data {
+		er.Vectors = append(er.Vectors, d.Embedding)
+	}
+	return er, nil
+}
+
+// modes are the rankings compared, in report order.
+var modes = []string{memory.ModeText, memory.ModeVector, memory.ModeHybrid}
 
 const namespace = "chat"
 
@@ -50,7 +101,7 @@ func main() {
 
 // result is one store's score.
 type result struct {
-	store              string
+	store, mode        string
 	memories           int
 	questions          int
 	recalled, atOne    int
@@ -75,18 +126,22 @@ func run(users, sessions int, seed uint64, k int, pgURL, outDir string) error {
 	}
 	defer os.RemoveAll(dir)
 
+	simSrv := httptest.NewServer(sim.New(sim.Options{}))
+	defer simSrv.Close()
+	emb := simEmbedder{url: simSrv.URL}
+
 	var results []result
 	var notes []string
 	sq, err := store.Open(ctx, filepath.Join(dir, "memory.db"))
 	if err != nil {
 		return err
 	}
-	r, err := measure(ctx, "sqlite", sq, data, k)
+	r, err := measure(ctx, "sqlite", sq, emb, data, k)
 	sq.Close()
 	if err != nil {
 		return err
 	}
-	results = append(results, r)
+	results = append(results, r...)
 
 	if pgURL != "" {
 		dsn, drop, err := scratchPostgres(ctx, pgURL)
@@ -99,13 +154,13 @@ func run(users, sessions int, seed uint64, k int, pgURL, outDir string) error {
 				drop()
 				return err
 			}
-			r, err := measure(ctx, "postgres", pst, data, k)
+			r, err := measure(ctx, "postgres", pst, emb, data, k)
 			pst.Close()
 			drop()
 			if err != nil {
 				return err
 			}
-			results = append(results, r)
+			results = append(results, r...)
 		}
 	}
 
@@ -114,68 +169,74 @@ func run(users, sessions int, seed uint64, k int, pgURL, outDir string) error {
 	return benchkit.WriteReport(root, outDir, "memory", started, report)
 }
 
-func measure(ctx context.Context, name string, st *store.Store, data []user, k int) (result, error) {
-	svc := &memory.Service{Store: st}
-	res := result{store: name, byCategory: map[string][2]int{}}
+func measure(ctx context.Context, name string, st *store.Store, emb memory.Embedder, data []user, k int) ([]result, error) {
+	svc := &memory.Service{Store: st, Embedder: emb, EmbeddingModel: "sim-embed"}
+	p := &identity.Principal{Tenant: "bench", User: "bench"}
 	benchkit.Logf("%s: ingesting", name)
 	t0 := time.Now()
 	// evidence[u][f] is the id of the memory stating user u's fact f.
 	evidence := make([][]string, len(data))
+	memories := 0
 	for ui, u := range data {
 		evidence[ui] = make([]string, len(u.facts))
 		for i, ut := range u.utterances {
-			rec, err := svc.Create(ctx, owner(u), memory.CreateParams{
+			rec, err := svc.Create(ctx, p, owner(u), memory.CreateParams{
 				Namespace:     namespace,
 				Text:          ut.text,
 				Metadata:      map[string]string{"session": fmt.Sprint(ut.session)},
 				SourceItemIDs: []string{fmt.Sprintf("msg_s%d_%03d", ut.session, i)},
 			})
 			if err != nil {
-				return res, err
+				return nil, err
 			}
-			res.memories++
+			memories++
 			if ut.fact >= 0 {
 				evidence[ui][ut.fact] = rec.ID
 			}
 		}
 	}
-	res.ingest = time.Since(t0)
-	benchkit.Logf("%s: asking", name)
-	t0 = time.Now()
-	for ui, u := range data {
-		o := owner(u)
-		for fi, f := range u.facts {
-			recs, err := svc.Recall(ctx, o.Tenant, o.Subject, namespace, f.question, k)
-			if err != nil {
-				return res, err
-			}
-			res.questions++
-			rank := slices.IndexFunc(recs, func(r memory.Record) bool { return r.ID == evidence[ui][fi] })
-			c := res.byCategory[f.category]
-			c[1]++
-			res.byVariant[f.variant][1]++
-			if rank >= 0 {
-				res.recalled++
-				c[0]++
-				res.byVariant[f.variant][0]++
-				res.mrr += 1 / float64(rank+1)
-				if rank == 0 {
-					res.atOne++
+	ingest := time.Since(t0)
+	var out []result
+	for _, mode := range modes {
+		res := result{store: name, mode: mode, memories: memories, ingest: ingest, byCategory: map[string][2]int{}}
+		benchkit.Logf("%s: asking (%s)", name, mode)
+		t0 = time.Now()
+		for ui, u := range data {
+			o := owner(u)
+			for fi, f := range u.facts {
+				recs, err := svc.RecallMode(ctx, p, o, namespace, f.question, mode, k)
+				if err != nil {
+					return nil, err
 				}
-			} else if len(res.misses) < 8 {
-				top := "nothing"
-				if len(recs) > 0 {
-					top = fmt.Sprintf("%q", recs[0].Text)
+				res.questions++
+				rank := slices.IndexFunc(recs, func(r memory.Record) bool { return r.ID == evidence[ui][fi] })
+				c := res.byCategory[f.category]
+				c[1]++
+				res.byVariant[f.variant][1]++
+				if rank >= 0 {
+					res.recalled++
+					c[0]++
+					res.byVariant[f.variant][0]++
+					res.mrr += 1 / float64(rank+1)
+					if rank == 0 {
+						res.atOne++
+					}
+				} else if len(res.misses) < 5 {
+					top := "nothing"
+					if len(recs) > 0 {
+						top = fmt.Sprintf("%q", recs[0].Text)
+					}
+					res.misses = append(res.misses, fmt.Sprintf("%s asked %q; the evidence was %q; first recalled: %s",
+						u.name, f.question, statementOf(u, fi), top))
 				}
-				res.misses = append(res.misses, fmt.Sprintf("%s asked %q; the evidence was %q; first recalled: %s",
-					u.name, f.question, statementOf(u, fi), top))
+				res.byCategory[f.category] = c
 			}
-			res.byCategory[f.category] = c
 		}
+		res.queryTotal = time.Since(t0)
+		res.mrr /= float64(res.questions)
+		out = append(out, res)
 	}
-	res.queryTotal = time.Since(t0)
-	res.mrr /= float64(res.questions)
-	return res, nil
+	return out, nil
 }
 
 func owner(u user) store.Owner { return store.Owner{Tenant: "bench", Subject: strings.ToLower(u.name)} }
@@ -236,15 +297,17 @@ func render(users, sessions int, seed uint64, k int, started time.Time, root str
 	fmt.Fprintf(&b, "- date: %s\n- commit: %s\n", started.UTC().Format(time.RFC3339), benchkit.Revision(root))
 	fmt.Fprintf(&b, "- data set: seed %d, %d users × %d facts, %d sessions each; per user %d utterances (facts, 3 distractors per fact, 6 neutral remarks); one question per fact\n\n",
 		seed, users, len(categories), sessions, len(categories)*4+6)
-	fmt.Fprintf(&b, "| store | memories | questions | recall@%d | recall@1 | MRR@%d | ingest | mean query |\n|---|---|---|---|---|---|---|---|\n", k, k)
+	fmt.Fprintf(&b, "- ranking: text = full text only (FTS5 bm25 / PostgreSQL ts_rank); vector = cosine similarity of the simulator's feature-hashed embeddings (%s, not a semantic model: see bench/README.md); hybrid = both, top %d of each fused by Reciprocal Rank Fusion (k=%d), what Recall does with memory.embedding_model set\n", embedModel, memory.FusionDepth, memory.RRFK)
+	fmt.Fprintf(&b, "- ingest includes embedding every memory through the in-process simulator over loopback HTTP; mean query includes embedding the question (vector, hybrid)\n\n")
+	fmt.Fprintf(&b, "| store | ranking | memories | questions | recall@%d | recall@1 | MRR@%d | ingest | mean query |\n|---|---|---|---|---|---|---|---|---|\n", k, k)
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %d | %d | **%s** | %s | %.3f | %s | %s |\n", r.store, r.memories, r.questions,
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | **%s** | %s | %.3f | %s | %s |\n", r.store, r.mode, r.memories, r.questions,
 			pct(r.recalled, r.questions), pct(r.atOne, r.questions), r.mrr, r.ingest.Round(time.Millisecond),
 			benchkit.MS(r.queryTotal/time.Duration(max(r.questions, 1))))
 	}
 	fmt.Fprintf(&b, "\n### recall@%d by category\n\n| category |", k)
 	for _, r := range rs {
-		fmt.Fprintf(&b, " %s |", r.store)
+		fmt.Fprintf(&b, " %s %s |", r.store, r.mode)
 	}
 	b.WriteString("\n|---|")
 	for range rs {
@@ -261,7 +324,7 @@ func render(users, sessions int, seed uint64, k int, started time.Time, root str
 	}
 	fmt.Fprintf(&b, "\n### recall@%d by question phrasing\n\nPhrasing 0 shares the most words with the fact's statements, 2 the fewest (e.g. \"Remind me what I named my pet.\" for \"My dog is called Biscuit.\").\n\n| phrasing |", k)
 	for _, r := range rs {
-		fmt.Fprintf(&b, " %s |", r.store)
+		fmt.Fprintf(&b, " %s %s |", r.store, r.mode)
 	}
 	b.WriteString("\n|---|")
 	for range rs {
@@ -279,7 +342,7 @@ func render(users, sessions int, seed uint64, k int, started time.Time, root str
 		if len(r.misses) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n### Some misses (%s)\n\n", r.store)
+		fmt.Fprintf(&b, "\n### Some misses (%s, %s)\n\n", r.store, r.mode)
 		for _, m := range r.misses {
 			fmt.Fprintf(&b, "- %s\n", m)
 		}

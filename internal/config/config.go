@@ -100,6 +100,9 @@ type Config struct {
 	// Compaction configures the summarising compaction of long Responses
 	// contexts; see Compaction.
 	Compaction *Compaction `yaml:"compaction"`
+	// Memory configures long-term memory: embedding for similarity
+	// search, and extraction of memories after each turn.
+	Memory Memory `yaml:"memory"`
 }
 
 // Tools configures server-side tools.

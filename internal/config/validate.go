@@ -174,6 +174,8 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	c.Memory.validate(&v, aliases)
+
 	teams := map[string]bool{}
 	for i, t := range c.Teams {
 		if t.Name == "" {

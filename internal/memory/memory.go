@@ -34,6 +34,10 @@ type Store interface {
 	ListMemories(ctx context.Context, o store.Owner, namespace string, p store.Page) ([]store.Memory, bool, error)
 	SearchMemories(ctx context.Context, o store.Owner, namespace, query string, limit int) ([]store.MemoryHit, error)
 	EraseSubject(ctx context.Context, o store.Owner) (store.Erased, error)
+	GetConversation(ctx context.Context, o store.Owner, id string) (*store.Conversation, error)
+	MemoryVectors(ctx context.Context, o store.Owner, namespace, model string, dims int) ([]store.MemoryVector, error)
+	GetMemories(ctx context.Context, o store.Owner, ids []string) ([]store.Memory, error)
+	MemoryWithText(ctx context.Context, o store.Owner, namespace, text string) (*store.Memory, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -67,13 +71,19 @@ type Record struct {
 	Text          string            `json:"text"`
 	Metadata      map[string]string `json:"metadata"`
 	SourceItemIDs []string          `json:"source_item_ids"`
-	CreatedAt     int64             `json:"created_at"`
-	UpdatedAt     int64             `json:"updated_at"`
+	// ConversationID is the conversation the memory came from, or null.
+	ConversationID *string `json:"conversation_id"`
+	CreatedAt      int64   `json:"created_at"`
+	UpdatedAt      int64   `json:"updated_at"`
 }
 
 func recordOf(m *store.Memory) Record {
 	r := Record{ID: m.ID, Object: "memory", Namespace: m.Namespace, Text: m.Text, Metadata: m.Metadata,
 		SourceItemIDs: m.SourceItemIDs, CreatedAt: m.CreatedAt.Unix(), UpdatedAt: m.UpdatedAt.Unix()}
+	if m.ConversationID != "" {
+		c := m.ConversationID
+		r.ConversationID = &c
+	}
 	if r.Metadata == nil {
 		r.Metadata = map[string]string{}
 	}
@@ -95,6 +105,9 @@ type CreateParams struct {
 	Text          string            `json:"text"`
 	Metadata      map[string]string `json:"metadata"`
 	SourceItemIDs []string          `json:"source_item_ids"`
+	// ConversationID links the memory to one of the caller's
+	// conversations: deleting the conversation deletes the memory.
+	ConversationID string `json:"conversation_id"`
 }
 
 // UpdateParams is the body of PATCH /v1/memories/{id}: the fields given
@@ -128,6 +141,10 @@ type SearchParams struct {
 	Query     string `json:"query"`
 	Namespace string `json:"namespace"`
 	Limit     *int   `json:"limit"`
+	// Mode is "hybrid" (the default: full text fused with vector
+	// similarity when an embedding model is configured, full text
+	// alone otherwise), "text" or "vector".
+	Mode string `json:"mode"`
 }
 
 // Results is the answer to a search.
@@ -166,11 +183,24 @@ type ErasedCounts struct {
 	Items         int64 `json:"items"`
 	Events        int64 `json:"events"`
 	Memories      int64 `json:"memories"`
+	// Vectors counts the memories' embedding vectors.
+	Vectors int64 `json:"vectors"`
+}
+
+// Counts is what a store's deletion counts become in a receipt.
+func Counts(e store.Erased) ErasedCounts {
+	return ErasedCounts{Responses: e.Responses, Conversations: e.Conversations, Items: e.Items,
+		Events: e.Events, Memories: e.Memories, Vectors: e.Vectors}
 }
 
 // Service is the memory API over a Store.
 type Service struct {
 	Store Store
+	// Embedder and EmbeddingModel, when both set, embed every memory
+	// written and every query, as the caller: search and recall then
+	// fuse full-text and vector ranking (see Search).
+	Embedder       Embedder
+	EmbeddingModel string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -257,8 +287,9 @@ func checkSources(ids []string) error {
 	return nil
 }
 
-// Create stores a new memory for the owner.
-func (s *Service) Create(ctx context.Context, o store.Owner, p CreateParams) (*Record, error) {
+// Create stores a new memory for the owner; with an embedding model, its
+// vector too, embedded as the principal.
+func (s *Service) Create(ctx context.Context, pr *identity.Principal, o store.Owner, p CreateParams) (*Record, error) {
 	ns, err := namespace(p.Namespace)
 	if err != nil {
 		return nil, err
@@ -272,9 +303,21 @@ func (s *Service) Create(ctx context.Context, o store.Owner, p CreateParams) (*R
 	if err := checkSources(p.SourceItemIDs); err != nil {
 		return nil, err
 	}
+	if p.ConversationID != "" {
+		if _, err := s.Store.GetConversation(ctx, o, p.ConversationID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, (&llm.Error{Kind: llm.KindNotFound, Param: "conversation_id",
+					Message: fmt.Sprintf("Conversation with id '%s' not found.", p.ConversationID)}).WithCode("not_found")
+			}
+			return nil, err
+		}
+	}
 	now := s.now()
 	m := &store.Memory{ID: identity.NewID("mem_"), Namespace: ns, Text: p.Text, Metadata: p.Metadata,
-		SourceItemIDs: p.SourceItemIDs, CreatedAt: now, UpdatedAt: now}
+		SourceItemIDs: p.SourceItemIDs, ConversationID: p.ConversationID, CreatedAt: now, UpdatedAt: now}
+	if m.Vector, err = s.embedding(ctx, pr, p.Text); err != nil {
+		return nil, err
+	}
 	if err := s.Store.CreateMemory(ctx, o, m); err != nil {
 		return nil, err
 	}
@@ -292,8 +335,10 @@ func (s *Service) Get(ctx context.Context, o store.Owner, id string) (*Record, e
 	return &r, nil
 }
 
-// Update changes the fields of the owner's memory that p sets.
-func (s *Service) Update(ctx context.Context, o store.Owner, id string, p UpdateParams) (*Record, error) {
+// Update changes the fields of the owner's memory that p sets, and
+// embeds its text again (as the principal) when there is an embedding
+// model.
+func (s *Service) Update(ctx context.Context, pr *identity.Principal, o store.Owner, id string, p UpdateParams) (*Record, error) {
 	if p.Text != nil {
 		if err := checkText(*p.Text); err != nil {
 			return nil, err
@@ -323,6 +368,9 @@ func (s *Service) Update(ctx context.Context, o store.Owner, id string, p Update
 		m.SourceItemIDs = *p.SourceItemIDs
 	}
 	m.UpdatedAt = s.now()
+	if m.Vector, err = s.embedding(ctx, pr, m.Text); err != nil {
+		return nil, err
+	}
 	if err := s.Store.UpdateMemory(ctx, o, m); err != nil {
 		return nil, mapErr(err, id)
 	}
@@ -389,9 +437,12 @@ func (s *Service) List(ctx context.Context, o store.Owner, p ListParams) (*Page,
 	return pg, nil
 }
 
-// Search ranks the owner's memories in a namespace by full-text relevance
-// to the query.
-func (s *Service) Search(ctx context.Context, o store.Owner, p SearchParams) (*Results, error) {
+// Search ranks the owner's memories in a namespace by relevance to the
+// query: full-text relevance, and, with an embedding model, cosine
+// similarity of the query's vector (embedded as the principal) to the
+// memories', the two rankings' top FusionDepth fused by Reciprocal Rank
+// Fusion (RRFK). A hit's score is then the fused score.
+func (s *Service) Search(ctx context.Context, pr *identity.Principal, o store.Owner, p SearchParams) (*Results, error) {
 	if strings.TrimSpace(p.Query) == "" {
 		return nil, invalid("query", "empty_string", "Invalid 'query': empty string. Expected a non-empty string.")
 	}
@@ -411,7 +462,7 @@ func (s *Service) Search(ctx context.Context, o store.Owner, p SearchParams) (*R
 				"Invalid 'limit': expected an integer between 1 and %d, but got %d.", MaxSearchLimit, limit)
 		}
 	}
-	hits, err := s.Store.SearchMemories(ctx, o, ns, p.Query, limit)
+	hits, err := s.search(ctx, pr, o, ns, p.Query, p.Mode, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -423,8 +474,8 @@ func (s *Service) Search(ctx context.Context, o store.Owner, p SearchParams) (*R
 }
 
 // Erase deletes everything kept for one subject of a tenant — responses,
-// conversations, items, stream events and memories — and returns the
-// receipt.
+// conversations, items, stream events, memories and their vectors — and
+// returns the receipt.
 func (s *Service) Erase(ctx context.Context, tenant, subject string) (*Receipt, error) {
 	if subject == "" {
 		return nil, invalid("user", "missing_required_parameter", "Missing required parameter: 'user'.")
@@ -437,15 +488,23 @@ func (s *Service) Erase(ctx context.Context, tenant, subject string) (*Receipt, 
 		return nil, err
 	}
 	return &Receipt{Object: "erasure_receipt", Tenant: tenant, Subject: subject, At: s.now().Unix(),
-		Deleted: ErasedCounts{Responses: e.Responses, Conversations: e.Conversations, Items: e.Items,
-			Events: e.Events, Memories: e.Memories}}, nil
+		Deleted: Counts(e)}, nil
 }
 
 // Recall returns up to k of the subject's memories in a namespace ("" is
 // the default one) that best match the query, for the runtime to put into
 // a model's context. k ≤ 0 means DefaultSearchLimit; it is capped at
 // MaxSearchLimit. A query with no searchable words recalls nothing.
-func (s *Service) Recall(ctx context.Context, tenant, subject, namespace, query string, k int) ([]Record, error) {
+//
+// With an embedding model the query is embedded as p and the ranking is
+// Search's hybrid one.
+func (s *Service) Recall(ctx context.Context, p *identity.Principal, o store.Owner, namespace, query string, k int) ([]Record, error) {
+	return s.RecallMode(ctx, p, o, namespace, query, "", k)
+}
+
+// RecallMode is Recall with a search mode (ModeHybrid, ModeText or
+// ModeVector), for benchmarks that compare them.
+func (s *Service) RecallMode(ctx context.Context, p *identity.Principal, o store.Owner, namespace, query, mode string, k int) ([]Record, error) {
 	if k <= 0 {
 		k = DefaultSearchLimit
 	}
@@ -453,7 +512,7 @@ func (s *Service) Recall(ctx context.Context, tenant, subject, namespace, query 
 	if namespace == "" {
 		namespace = DefaultNamespace
 	}
-	hits, err := s.Store.SearchMemories(ctx, store.Owner{Tenant: tenant, Subject: subject}, namespace, query, k)
+	hits, err := s.search(ctx, p, o, namespace, query, mode, k)
 	if err != nil {
 		return nil, fmt.Errorf("memory: recall: %w", err)
 	}

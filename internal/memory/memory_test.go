@@ -15,22 +15,22 @@ func TestRecallAndFormat(t *testing.T) {
 		svc := &memory.Service{Store: s}
 		alice := store.Owner{Tenant: "t", Subject: "alice"}
 		for _, txt := range []string{"Alice's dog is called Biscuit.", "Alice works night shifts\nat the hospital.", "Alice likes jazz."} {
-			if _, err := svc.Create(ctx, alice, memory.CreateParams{Text: txt}); err != nil {
+			if _, err := svc.Create(ctx, nil, alice, memory.CreateParams{Text: txt}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := svc.Create(ctx, store.Owner{Tenant: "t", Subject: "bob"}, memory.CreateParams{Text: "Bob's dog is called Rex."}); err != nil {
+		if _, err := svc.Create(ctx, nil, store.Owner{Tenant: "t", Subject: "bob"}, memory.CreateParams{Text: "Bob's dog is called Rex."}); err != nil {
 			t.Fatal(err)
 		}
-		recs, err := svc.Recall(ctx, "t", "alice", "", "what is the name of her dog?", 2)
+		recs, err := svc.Recall(ctx, nil, alice, "", "what is the name of her dog?", 2)
 		if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Text, "Biscuit") {
 			t.Fatalf("Recall(dog) = %+v, %v; want alice's dog only", recs, err)
 		}
-		recs, err = svc.Recall(ctx, "t", "alice", "default", "Alice dog hospital jazz", 2)
+		recs, err = svc.Recall(ctx, nil, alice, "default", "Alice dog hospital jazz", 2)
 		if err != nil || len(recs) != 2 {
 			t.Fatalf("Recall(k=2) = %+v, %v; want 2", recs, err)
 		}
-		if recs, err := svc.Recall(ctx, "t", "carol", "", "dog", 5); err != nil || len(recs) != 0 {
+		if recs, err := svc.Recall(ctx, nil, store.Owner{Tenant: "t", Subject: "carol"}, "", "dog", 5); err != nil || len(recs) != 0 {
 			t.Errorf("Recall for another subject = %+v, %v; want none", recs, err)
 		}
 

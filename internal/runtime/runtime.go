@@ -44,7 +44,7 @@ type Store interface {
 	CreateConversation(ctx context.Context, o store.Owner, c *store.Conversation, items []store.Item) error
 	GetConversation(ctx context.Context, o store.Owner, id string) (*store.Conversation, error)
 	UpdateConversation(ctx context.Context, o store.Owner, id string, metadata json.RawMessage) (*store.Conversation, error)
-	DeleteConversation(ctx context.Context, o store.Owner, id string) error
+	DeleteConversation(ctx context.Context, o store.Owner, id string) (store.Erased, error)
 	AddConversationItems(ctx context.Context, o store.Owner, id string, items []store.Item) error
 	ConversationItems(ctx context.Context, o store.Owner, id string, p store.Page) ([]store.Item, bool, error)
 	ConversationItem(ctx context.Context, o store.Owner, id, itemID string) (*store.Item, error)
@@ -68,6 +68,9 @@ type Runtime struct {
 	// Memory recalls long-term memories for requests that ask for them
 	// ("memory": {...}); nil means recall is off.
 	Memory Recaller
+	// Extract learns memories from stored turns whose request asked for
+	// memory; nil means extraction is off.
+	Extract Extractor
 	// MaxResponseCost caps one response's model calls' cost, in nano-USD
 	// (tools.max_response_cost_usd); nil or 0 means no cap.
 	MaxResponseCost func() int64
@@ -91,12 +94,39 @@ type Runtime struct {
 
 // Recaller finds a subject's long-term memories that match a query.
 type Recaller interface {
-	Recall(ctx context.Context, tenant, subject, namespace, query string, k int) ([]memory.Record, error)
+	Recall(ctx context.Context, p *identity.Principal, o store.Owner, namespace, query string, k int) ([]memory.Record, error)
+}
+
+// Extractor learns long-term memories from a stored turn. AfterTurn must
+// not block: the response is being answered.
+type Extractor interface {
+	AfterTurn(p *identity.Principal, o store.Owner, t memory.Turn)
+}
+
+// extract hands a stored, completed turn whose request asked for memory
+// (and did not opt out with "extract": false) to the extractor.
+func (rt *Runtime) extract(p *identity.Principal, o store.Owner, cp *CreateParams, b *builder, input []wire.Item) {
+	m := cp.Req.Memory
+	if rt.Extract == nil || m == nil || (m.Extract != nil && !*m.Extract) || !b.resp.Store || b.resp.Status != "completed" {
+		return
+	}
+	t := memory.Turn{ResponseID: b.resp.ID, ConversationID: cp.ConversationID, Namespace: m.Namespace}
+	for _, it := range append(append([]wire.Item(nil), input...), b.resp.Output...) {
+		if it.Type != "message" || (it.Role != "user" && it.Role != "assistant") {
+			continue
+		}
+		msgs, err := ToMessages([]wire.Item{it})
+		if err != nil || len(msgs) == 0 || strings.TrimSpace(msgs[0].Text()) == "" {
+			continue
+		}
+		t.Messages = append(t.Messages, memory.TurnMessage{ItemID: it.ID, Role: it.Role, Text: msgs[0].Text()})
+	}
+	rt.Extract.AfterTurn(p, o, t)
 }
 
 // recall puts the caller's matching memories in the context, as a system
 // message under a visible marker, and returns their ids.
-func (rt *Runtime) recall(ctx context.Context, o store.Owner, cp *CreateParams, req *llm.Request, input []wire.Item) ([]string, error) {
+func (rt *Runtime) recall(ctx context.Context, p *identity.Principal, o store.Owner, cp *CreateParams, req *llm.Request, input []wire.Item) ([]string, error) {
 	m := cp.Req.Memory
 	if m == nil || rt.Memory == nil {
 		return nil, nil
@@ -126,7 +156,7 @@ func (rt *Runtime) recall(ctx context.Context, o store.Owner, cp *CreateParams, 
 	if strings.TrimSpace(query.String()) == "" {
 		return nil, nil
 	}
-	recs, err := rt.Memory.Recall(ctx, o.Tenant, o.Subject, ns, query.String(), k)
+	recs, err := rt.Memory.Recall(ctx, p, o, ns, query.String(), k)
 	if err != nil || len(recs) == 0 {
 		return nil, err
 	}
@@ -413,7 +443,7 @@ func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *Creat
 	if pr.req, err = request(cp, pr.all, pr.ts); err != nil {
 		return nil, err
 	}
-	if pr.memoryIDs, err = rt.recall(ctx, pr.o, cp, pr.req, pr.input); err != nil {
+	if pr.memoryIDs, err = rt.recall(ctx, p, pr.o, cp, pr.req, pr.input); err != nil {
 		return nil, err
 	}
 	return pr, nil
@@ -441,7 +471,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 		if req, err = request(cp, all, ts); err != nil {
 			return rt.failed(ctx, o, cp, b, input, err)
 		}
-		if _, err = rt.recall(ctx, o, cp, req, input); err != nil {
+		if _, err = rt.recall(ctx, p, o, cp, req, input); err != nil {
 			return rt.failed(ctx, o, cp, b, input, err)
 		}
 	}
@@ -463,7 +493,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 				if req, err = request(cp, all, ts); err != nil {
 					return nil, err
 				}
-				if _, err = rt.recall(ctx, o, cp, req, input); err != nil {
+				if _, err = rt.recall(ctx, p, o, cp, req, input); err != nil {
 					return nil, err
 				}
 				b.requestIDs = append(b.requestIDs, srid)
@@ -482,7 +512,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 			if req, err = request(cp, kept, ts); err != nil {
 				return nil, err
 			}
-			if _, err = rt.recall(ctx, o, cp, req, input); err != nil {
+			if _, err = rt.recall(ctx, p, o, cp, req, input); err != nil {
 				return nil, err
 			}
 			b.requestIDs = append(b.requestIDs, srid)
@@ -570,6 +600,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 	if err := rt.save(ctx, o, cp, b, input); err != nil {
 		return nil, err
 	}
+	rt.extract(p, o, cp, b, input) // memory extraction
 	return b.resp, b.finishStream()
 }
 

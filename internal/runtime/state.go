@@ -3,8 +3,10 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/causeway-ai/causeway/internal/identity"
+	"github.com/causeway-ai/causeway/internal/memory"
 	wire "github.com/causeway-ai/causeway/internal/schema/responses"
 	"github.com/causeway-ai/causeway/internal/store"
 )
@@ -124,12 +126,31 @@ func (rt *Runtime) UpdateConversation(ctx context.Context, p *identity.Principal
 	return conversation(c), nil
 }
 
-// DeleteConversation deletes the conversation and its items.
-func (rt *Runtime) DeleteConversation(ctx context.Context, p *identity.Principal, id string) (*wire.Deleted, error) {
-	if err := rt.Store.DeleteConversation(ctx, OwnerOf(p), id); err != nil {
+// ConversationDeleted is OpenAI's answer to deleting a conversation,
+// with Causeway's receipt of everything that went with it.
+type ConversationDeleted struct {
+	wire.Deleted
+	Receipt DeletionReceipt `json:"receipt"`
+}
+
+// DeletionReceipt counts what deleting a conversation deleted, in the
+// shape of the erasure receipt's counts.
+type DeletionReceipt struct {
+	Object  string              `json:"object"`
+	Deleted memory.ErasedCounts `json:"deleted"`
+	At      int64               `json:"at"`
+}
+
+// DeleteConversation deletes the conversation, its items, the responses
+// made in it (with their items and stored events) and the memories linked
+// to it (with their vectors), and says how many of each.
+func (rt *Runtime) DeleteConversation(ctx context.Context, p *identity.Principal, id string) (*ConversationDeleted, error) {
+	e, err := rt.Store.DeleteConversation(ctx, OwnerOf(p), id)
+	if err != nil {
 		return nil, mapStoreErr(err, "", conversationNotFound(id))
 	}
-	return &wire.Deleted{ID: id, Object: "conversation.deleted", Deleted: true}, nil
+	return &ConversationDeleted{Deleted: wire.Deleted{ID: id, Object: "conversation.deleted", Deleted: true},
+		Receipt: DeletionReceipt{Object: "conversation.deletion_receipt", Deleted: memory.Counts(e), At: time.Now().Unix()}}, nil
 }
 
 // AddItems appends items to the conversation and lists them.

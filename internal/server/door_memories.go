@@ -12,13 +12,32 @@ import (
 // tenant and answers with a receipt.
 func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
-		svc := &memory.Service{Store: s.store}
+		svc := s.memoryService()
 		h := &memdoor.Handler{GW: s.gw, Svc: svc, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
 		h.Register(mux)
 		mux.HandleFunc("POST /admin/v1/erase", s.admin(func(w http.ResponseWriter, r *http.Request, tenant string) error {
 			return s.erase(w, r, tenant, svc)
 		}))
 	})
+}
+
+// memoryService is the memory service as configured: embedding through
+// the gateway when memory.embedding_model is set.
+func (s *Server) memoryService() *memory.Service {
+	return &memory.Service{Store: s.store, Embedder: s.gw, EmbeddingModel: s.cfg.Memory.EmbeddingModel}
+}
+
+// memoryExtractor is the server's one memory extractor, or nil when
+// memory.extraction_model is not set. Shutdown waits for it.
+func (s *Server) memoryExtractor() *memory.Extractor {
+	mc := s.cfg.Memory
+	if mc.ExtractionModel == "" {
+		return nil
+	}
+	if s.extractor == nil {
+		s.extractor = memory.NewExtractor(s.memoryService(), s.gw, mc.ExtractionModel, mc.Timeout(), mc.Concurrency(), mc.Queue(), s.log)
+	}
+	return s.extractor
 }
 
 // EraseRequest is the body of POST /admin/v1/erase. Tenant, when set,
@@ -42,4 +61,12 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, tenant string, sv
 	}
 	writeJSON(w, http.StatusOK, rc)
 	return nil
+}
+
+// WaitMemoryExtractions returns when the memory extractions started so
+// far have finished (at once when extraction is off).
+func (s *Server) WaitMemoryExtractions() {
+	if s.extractor != nil {
+		s.extractor.Wait()
+	}
 }

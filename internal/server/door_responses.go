@@ -6,7 +6,6 @@ import (
 	"github.com/causeway-ai/causeway/internal/billing"
 	"github.com/causeway-ai/causeway/internal/config"
 	respdoor "github.com/causeway-ai/causeway/internal/frontdoor/responses"
-	"github.com/causeway-ai/causeway/internal/memory"
 	"github.com/causeway-ai/causeway/internal/runtime"
 )
 
@@ -15,9 +14,12 @@ import (
 func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
 		rt := &runtime.Runtime{GW: s.gw, Store: s.store, Tools: s.tools.reg, MaxSteps: s.tools.steps, Meter: s.meter,
-			Memory: &memory.Service{Store: s.store}, NeedsApproval: s.needsApproval, Ledger: s.store,
+			Memory: s.memoryService(), NeedsApproval: s.needsApproval, Ledger: s.store,
 			MaxResponseCost: func() int64 { return billing.FromUSD(s.toolCfg.Load().MaxResponseCostUSD) },
 			Compaction:      compactionSettings(s.cfg.Compaction)}
+		if x := s.memoryExtractor(); x != nil {
+			rt.Extract = x
+		}
 		s.drains = append(s.drains, rt)
 		h := &respdoor.Handler{GW: s.gw, RT: rt, MaxBodyBytes: s.cfg.Limits.MaxBodyBytes}
 		h.Register(mux)

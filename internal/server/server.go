@@ -21,6 +21,7 @@ import (
 	"github.com/causeway-ai/causeway/internal/config"
 	oaidoor "github.com/causeway-ai/causeway/internal/frontdoor/openai"
 	"github.com/causeway-ai/causeway/internal/gateway"
+	"github.com/causeway-ai/causeway/internal/memory"
 	"github.com/causeway-ai/causeway/internal/metrics"
 	"github.com/causeway-ai/causeway/internal/route"
 	"github.com/causeway-ai/causeway/internal/store"
@@ -48,6 +49,9 @@ type Server struct {
 	healths  map[string]*route.Health
 	aliases  atomic.Pointer[[]*gateway.Alias]
 	tools    *serverTools
+
+	// extractor learns memories after turns (nil when off).
+	extractor *memory.Extractor
 }
 
 // New builds a server from cfg on an open store. It owns st from then on
@@ -291,6 +295,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			_ = d.Wait(wctx)
 			cancel()
+		}
+	}
+	if s.extractor != nil {
+		// Pending memory extractions (of background responses too, so
+		// after those) call the gateway: they finish, or time out,
+		// before it is drained.
+		done := make(chan struct{})
+		go func() { s.extractor.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.log.Warn("shutdown: memory extractions still running")
 		}
 	}
 	werr := s.gw.Wait(ctx)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // This file is the protocol-neutral half of the simulator: given a prompt
@@ -265,22 +266,49 @@ func jsonFragments(s string, dst []string) []string {
 	return dst
 }
 
-// embed fills dst with a unit vector drawn from a generator seeded with the
-// FNV-1a hash of text.
+// embed fills dst with a unit vector for text by feature hashing: each
+// lower-cased word (a run of letters and digits) is a feature, and so is
+// each character trigram of the word padded with a space on either side;
+// a feature adds +1 or -1 (a bit of its FNV-1a hash) at the dimension its
+// hash picks, trigrams at half weight. So texts that share words, or
+// parts of words, get similar vectors, and the same text the same
+// vector, as a real embedding model would, without any meaning: synonyms
+// are as far apart as any two words. A text without words gets the first
+// unit vector.
 func embed(text string, dst []float32) {
-	h := newHasher()
-	h.str(text)
-	r := rng{s: uint64(h)}
+	clear(dst)
+	if len(dst) == 0 {
+		return
+	}
+	add := func(kind byte, f string, w float32) {
+		h := newHasher()
+		h.bytes([]byte{kind})
+		h.str(f)
+		x := uint64(h)
+		i := int((x >> 1) % uint64(len(dst)))
+		if x&1 == 0 {
+			w = -w
+		}
+		dst[i] += w
+	}
+	for _, word := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsNumber(r)
+	}) {
+		add('w', word, 1)
+		padded := []rune(" " + word + " ")
+		for i := 0; i+3 <= len(padded); i++ {
+			add('t', string(padded[i:i+3]), 0.5)
+		}
+	}
 	var sum float64
-	for i := range dst {
-		v := float32(r.float()*2 - 1)
-		dst[i] = v
+	for _, v := range dst {
 		sum += float64(v) * float64(v)
 	}
-	norm := math.Sqrt(sum)
-	if norm == 0 {
-		dst[0], norm = 1, 1
+	if sum == 0 {
+		dst[0] = 1
+		return
 	}
+	norm := math.Sqrt(sum)
 	for i := range dst {
 		dst[i] = float32(float64(dst[i]) / norm)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,8 +26,48 @@ type Memory struct {
 	// SourceItemIDs name the response or conversation items the memory
 	// came from, if the caller said.
 	SourceItemIDs []string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// ConversationID is the conversation the memory came from ("" for
+	// none): deleting that conversation deletes the memory.
+	ConversationID string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	// Vector, when set on CreateMemory or UpdateMemory, is stored as the
+	// memory's embedding in the same transaction. UpdateMemory deletes
+	// the vector a memory had either way (its text may have changed).
+	// Reads leave it nil.
+	Vector *Vector
+}
+
+// Vector is an embedding of a memory's text by a model.
+type Vector struct {
+	Model  string
+	Values []float32
+}
+
+// MemoryVector is a stored vector with the memory it belongs to.
+type MemoryVector struct {
+	MemoryID string
+	Values   []float32
+}
+
+// encodeVector is v as little-endian float32s.
+func encodeVector(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	return b
+}
+
+func decodeVector(b []byte) ([]float32, error) {
+	if len(b)%4 != 0 {
+		return nil, fmt.Errorf("vector of %d bytes is not float32s", len(b))
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
 }
 
 // MemoryHit is a memory found by SearchMemories with its relevance
@@ -43,6 +84,8 @@ type Erased struct {
 	Items         int64
 	Events        int64
 	Memories      int64
+	// Vectors counts the memories' embedding vectors.
+	Vectors int64
 }
 
 // The full-text index of memories cannot be created by a migration: the
@@ -243,12 +286,15 @@ func (s *Store) CreateMemory(ctx context.Context, o Owner, m *Memory) error {
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO memories (id, tenant_id, subject, namespace, text,
-		metadata, source_item_ids, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
-		m.ID, o.Tenant, o.Subject, m.Namespace, m.Text, meta, src, micros(m.CreatedAt), micros(m.UpdatedAt)); err != nil {
+		metadata, source_item_ids, created_at, updated_at, conversation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
+		m.ID, o.Tenant, o.Subject, m.Namespace, m.Text, meta, src, micros(m.CreatedAt), micros(m.UpdatedAt), m.ConversationID); err != nil {
 		return fmt.Errorf("store: create memory %s: %w", m.ID, err)
 	}
 	if err := s.indexMemory(ctx, tx, m); err != nil {
 		return fmt.Errorf("store: create memory %s: index: %w", m.ID, err)
+	}
+	if err := s.putVector(ctx, tx, o, m); err != nil {
+		return fmt.Errorf("store: create memory %s: vector: %w", m.ID, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: create memory %s: %w", m.ID, err)
@@ -256,7 +302,18 @@ func (s *Store) CreateMemory(ctx context.Context, o Owner, m *Memory) error {
 	return nil
 }
 
-const memoryColumns = `id, namespace, text, metadata, source_item_ids, created_at, updated_at`
+const memoryColumns = `id, namespace, text, metadata, source_item_ids, created_at, updated_at, conversation_id`
+
+// putVector stores m.Vector, if set, as the memory's vector.
+func (s *Store) putVector(ctx context.Context, tx *sql.Tx, o Owner, m *Memory) error {
+	if m.Vector == nil || len(m.Vector.Values) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO memory_vectors (memory_id, tenant_id, subject, namespace, model, dims, vector)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`),
+		m.ID, o.Tenant, o.Subject, m.Namespace, m.Vector.Model, len(m.Vector.Values), encodeVector(m.Vector.Values))
+	return err
+}
 
 func scanMemory(sc scanner, extra ...any) (*Memory, error) {
 	var (
@@ -264,7 +321,7 @@ func scanMemory(sc scanner, extra ...any) (*Memory, error) {
 		meta, src        string
 		created, updated int64
 	)
-	dest := append([]any{&m.ID, &m.Namespace, &m.Text, &meta, &src, &created, &updated}, extra...)
+	dest := append([]any{&m.ID, &m.Namespace, &m.Text, &meta, &src, &created, &updated, &m.ConversationID}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -331,6 +388,18 @@ func (s *Store) UpdateMemory(ctx context.Context, o Owner, m *Memory) error {
 			return fmt.Errorf("store: update memory %s: index: %w", m.ID, err)
 		}
 	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM memory_vectors WHERE tenant_id = $1 AND subject = $2 AND memory_id = $3`),
+		o.Tenant, o.Subject, m.ID); err != nil {
+		return fmt.Errorf("store: update memory %s: vector: %w", m.ID, err)
+	}
+	// The namespace is the stored memory's, not whatever m says.
+	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT namespace FROM memories WHERE tenant_id = $1 AND subject = $2 AND id = $3`),
+		o.Tenant, o.Subject, m.ID).Scan(&m.Namespace); err != nil {
+		return fmt.Errorf("store: update memory %s: %w", m.ID, err)
+	}
+	if err := s.putVector(ctx, tx, o, m); err != nil {
+		return fmt.Errorf("store: update memory %s: vector: %w", m.ID, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: update memory %s: %w", m.ID, err)
 	}
@@ -363,6 +432,10 @@ func (s *Store) DeleteMemory(ctx context.Context, o Owner, id string) error {
 			return fmt.Errorf("store: delete memory %s: index: %w", id, err)
 		}
 	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM memory_vectors WHERE tenant_id = $1 AND subject = $2 AND memory_id = $3`),
+		o.Tenant, o.Subject, id); err != nil {
+		return fmt.Errorf("store: delete memory %s: vector: %w", id, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: delete memory %s: %w", id, err)
 	}
@@ -388,6 +461,10 @@ func (s *Store) DeleteMemories(ctx context.Context, o Owner, namespace string) (
 		o.Tenant, o.Subject, namespace)
 	if err != nil {
 		return 0, fmt.Errorf("store: delete memories: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM memory_vectors WHERE tenant_id = $1 AND subject = $2 AND namespace = $3`),
+		o.Tenant, o.Subject, namespace); err != nil {
+		return 0, fmt.Errorf("store: delete memories: vectors: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -524,7 +601,7 @@ func (s *Store) SearchMemories(ctx context.Context, o Owner, namespace, query st
 			quoted[i] = `"` + t + `"`
 		}
 		q = `SELECT m.id, m.namespace, m.text, m.metadata, m.source_item_ids, m.created_at, m.updated_at,
-				-bm25(memories_fts) AS score
+				m.conversation_id, -bm25(memories_fts) AS score
 			FROM memories_fts JOIN memories m ON m.id = memories_fts.id
 			WHERE memories_fts MATCH ? AND m.tenant_id = ? AND m.subject = ? AND m.namespace = ?
 			ORDER BY score DESC, m.created_at DESC, m.id LIMIT ?`
@@ -552,7 +629,7 @@ func (s *Store) SearchMemories(ctx context.Context, o Owner, namespace, query st
 
 // EraseSubject deletes everything Causeway keeps for one subject of a
 // tenant, in one transaction: responses, conversations, their items,
-// stored stream events and memories. It returns how many rows of each it
+// stored stream events, memories and their vectors. It returns how many rows of each it
 // deleted.
 func (s *Store) EraseSubject(ctx context.Context, o Owner) (Erased, error) {
 	var e Erased
@@ -577,6 +654,7 @@ func (s *Store) EraseSubject(ctx context.Context, o Owner) (Erased, error) {
 		{"responses", &e.Responses},
 		{"conversations", &e.Conversations},
 		{"memories", &e.Memories},
+		{"memory_vectors", &e.Vectors},
 	} {
 		res, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM `+d.table+` WHERE tenant_id = $1 AND subject = $2`),
 			o.Tenant, o.Subject)
@@ -591,4 +669,89 @@ func (s *Store) EraseSubject(ctx context.Context, o Owner) (Erased, error) {
 		return Erased{}, fmt.Errorf("store: erase: %w", err)
 	}
 	return e, nil
+}
+
+// MemoryVectors returns the vectors of the owner's memories in a
+// namespace that the model made with dims dimensions; vectors of another
+// model or size are left out.
+func (s *Store) MemoryVectors(ctx context.Context, o Owner, namespace, model string, dims int) ([]MemoryVector, error) {
+	rows, err := s.r.QueryContext(ctx, s.rebind(`SELECT memory_id, vector FROM memory_vectors
+		WHERE tenant_id = $1 AND subject = $2 AND namespace = $3 AND model = $4 AND dims = $5`),
+		o.Tenant, o.Subject, namespace, model, dims)
+	if err != nil {
+		return nil, fmt.Errorf("store: memory vectors: %w", err)
+	}
+	defer rows.Close()
+	var out []MemoryVector
+	for rows.Next() {
+		var (
+			mv MemoryVector
+			b  []byte
+		)
+		if err := rows.Scan(&mv.MemoryID, &b); err != nil {
+			return nil, fmt.Errorf("store: memory vectors: %w", err)
+		}
+		if mv.Values, err = decodeVector(b); err != nil {
+			return nil, fmt.Errorf("store: memory vectors: %s: %w", mv.MemoryID, err)
+		}
+		out = append(out, mv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: memory vectors: %w", err)
+	}
+	return out, nil
+}
+
+// GetMemories returns the owner's memories with the given ids, in the
+// order of ids; ids that are not the owner's memories are left out.
+func (s *Store) GetMemories(ctx context.Context, o Owner, ids []string) ([]Memory, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := []any{o.Tenant, o.Subject}
+	ph := make([]string, len(ids))
+	for i, id := range ids {
+		args = append(args, id)
+		ph[i] = fmt.Sprintf("$%d", i+3)
+	}
+	rows, err := s.r.QueryContext(ctx, s.rebind(`SELECT `+memoryColumns+` FROM memories
+		WHERE tenant_id = $1 AND subject = $2 AND id IN (`+strings.Join(ph, ", ")+`)`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: get memories: %w", err)
+	}
+	defer rows.Close()
+	byID := map[string]*Memory{}
+	for rows.Next() {
+		m, err := scanMemory(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: get memories: %w", err)
+		}
+		byID[m.ID] = m
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: get memories: %w", err)
+	}
+	out := make([]Memory, 0, len(byID))
+	for _, id := range ids {
+		if m := byID[id]; m != nil {
+			out = append(out, *m)
+		}
+	}
+	return out, nil
+}
+
+// MemoryWithText returns the owner's memory in a namespace whose text is
+// exactly text, or ErrNotFound.
+func (s *Store) MemoryWithText(ctx context.Context, o Owner, namespace, text string) (*Memory, error) {
+	row := s.r.QueryRowContext(ctx, s.rebind(`SELECT `+memoryColumns+` FROM memories
+		WHERE tenant_id = $1 AND subject = $2 AND namespace = $3 AND text = $4 ORDER BY created_at, id LIMIT 1`),
+		o.Tenant, o.Subject, namespace, text)
+	m, err := scanMemory(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: memory with text: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: memory with text: %w", err)
+	}
+	return m, nil
 }

@@ -210,7 +210,8 @@ func TestEraseSubject(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range 2 {
-				if err := s.CreateMemory(ctx, o, &store.Memory{ID: fmt.Sprintf("%smem%d", p, i), Namespace: fmt.Sprint(i), Text: "remember this"}); err != nil {
+				if err := s.CreateMemory(ctx, o, &store.Memory{ID: fmt.Sprintf("%smem%d", p, i), Namespace: fmt.Sprint(i), Text: "remember this",
+					Vector: &store.Vector{Model: "emb", Values: []float32{1, 0}}}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -225,7 +226,7 @@ func TestEraseSubject(t *testing.T) {
 		}
 		// Items: 1 conversation item, r1's input and output (2) and their
 		// copies in the conversation (2), r2's 3: 8.
-		want := store.Erased{Responses: 2, Conversations: 1, Items: 8, Events: 3, Memories: 2}
+		want := store.Erased{Responses: 2, Conversations: 1, Items: 8, Events: 3, Memories: 2, Vectors: 2}
 		if e != want {
 			t.Errorf("EraseSubject = %+v, want %+v", e, want)
 		}
@@ -253,6 +254,12 @@ func TestEraseSubject(t *testing.T) {
 			if hits, err := s.SearchMemories(ctx, c.o, "1", "remember", 5); err != nil || len(hits) != 1 {
 				t.Errorf("%v's memories after alice's erasure: %v, %v", c.o, hitIDs(hits), err)
 			}
+			if vs, err := s.MemoryVectors(ctx, c.o, "1", "emb", 2); err != nil || len(vs) != 1 {
+				t.Errorf("%v's vectors after alice's erasure: %d, %v; want 1", c.o, len(vs), err)
+			}
+		}
+		if vs, err := s.MemoryVectors(ctx, alice, "1", "emb", 2); err != nil || len(vs) != 0 {
+			t.Errorf("alice's vectors after erasure: %d, %v; want 0", len(vs), err)
 		}
 		again, err := s.EraseSubject(ctx, alice)
 		if err != nil || again != (store.Erased{}) {
@@ -299,4 +306,198 @@ func TestMemoryIndexReopen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeleteConversationCascade: deleting a conversation deletes its
+// items, the responses made in it with their items and events, and the
+// memories linked to it with their vectors — exactly those, counted.
+func TestDeleteConversationCascade(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		alice := store.Owner{Tenant: "t1", Subject: "alice"}
+		bob := store.Owner{Tenant: "t1", Subject: "bob"}
+		other := store.Owner{Tenant: "t2", Subject: "alice"}
+		events := func(n int) []json.RawMessage {
+			evs := make([]json.RawMessage, n)
+			for i := range evs {
+				evs[i] = json.RawMessage(`{}`)
+			}
+			return evs
+		}
+		vec := &store.Vector{Model: "emb", Values: []float32{0.6, 0.8}}
+		seed := func(o store.Owner, p string) {
+			t.Helper()
+			conv := p + "conv"
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			must(s.CreateConversation(ctx, o, &store.Conversation{ID: conv}, []store.Item{item(p + "c0")}))
+			must(s.SaveResponse(ctx, o, &store.Response{ID: p + "r1", Store: true, ConversationID: conv},
+				[]store.Item{item(p + "i1")}, []store.Item{item(p + "o1")}, events(3)))
+			must(s.SaveResponse(ctx, o, &store.Response{ID: p + "r2", Store: true, ConversationID: conv},
+				[]store.Item{item(p + "i2")}, []store.Item{item(p + "o2")}, events(2)))
+			// Not in the conversation: kept.
+			must(s.SaveResponse(ctx, o, &store.Response{ID: p + "r3", Store: true},
+				[]store.Item{item(p + "i3")}, []store.Item{item(p + "o3")}, events(1)))
+			must(s.CreateMemory(ctx, o, &store.Memory{ID: p + "m0", Namespace: "n", Text: "linked with a vector", ConversationID: conv, Vector: vec}))
+			must(s.CreateMemory(ctx, o, &store.Memory{ID: p + "m1", Namespace: "n", Text: "linked without a vector", ConversationID: conv}))
+			must(s.CreateMemory(ctx, o, &store.Memory{ID: p + "m2", Namespace: "n", Text: "not linked", Vector: vec}))
+		}
+		seed(alice, "a_")
+		seed(bob, "b_")
+		seed(other, "x_")
+		// Bob's memory naming alice's conversation is bob's: not hers to
+		// delete.
+		if err := s.CreateMemory(ctx, bob, &store.Memory{ID: "b_m3", Namespace: "n", Text: "names alice's conversation", ConversationID: "a_conv", Vector: vec}); err != nil {
+			t.Fatal(err)
+		}
+
+		for _, o := range []store.Owner{bob, other} {
+			if e, err := s.DeleteConversation(ctx, o, "a_conv"); !errors.Is(err, store.ErrNotFound) || e != (store.Erased{}) {
+				t.Errorf("DeleteConversation of alice's as %v = %+v, %v; want ErrNotFound, nothing", o, e, err)
+			}
+		}
+		e, err := s.DeleteConversation(ctx, alice, "a_conv")
+		if err != nil {
+			t.Fatalf("DeleteConversation: %v", err)
+		}
+		// Items: c0; r1's and r2's inputs and outputs (4) and their
+		// copies in the conversation (4).
+		want := store.Erased{Conversations: 1, Responses: 2, Items: 9, Events: 5, Memories: 2, Vectors: 1}
+		if e != want {
+			t.Errorf("DeleteConversation = %+v, want %+v", e, want)
+		}
+
+		// Nothing of it is left.
+		for _, id := range []string{"a_r1", "a_r2"} {
+			if _, err := s.GetResponse(ctx, alice, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("response %s after delete: %v, want ErrNotFound", id, err)
+			}
+			if evs, err := s.ResponseEvents(ctx, alice, id, -1); len(evs) != 0 {
+				t.Errorf("events of %s after delete: %d, %v", id, len(evs), err)
+			}
+		}
+		for _, id := range []string{"a_c0", "a_i1", "a_o1", "a_i2", "a_o2"} {
+			if _, err := s.FindItem(ctx, alice, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("item %s after delete: %v, want ErrNotFound", id, err)
+			}
+		}
+		for _, id := range []string{"a_m0", "a_m1"} {
+			if _, err := s.GetMemory(ctx, alice, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("memory %s after delete: %v, want ErrNotFound", id, err)
+			}
+		}
+		if hits, err := s.SearchMemories(ctx, alice, "n", "linked", 10); err != nil || !slices.Equal(hitIDs(hits), []string{"a_m2"}) {
+			t.Errorf("search after delete = %v, %v; want [a_m2] (the index forgot the deleted ones)", hitIDs(hits), err)
+		}
+		if vs, err := s.MemoryVectors(ctx, alice, "n", "emb", 2); err != nil || len(vs) != 1 || vs[0].MemoryID != "a_m2" {
+			t.Errorf("alice's vectors after delete = %+v, %v; want a_m2's only", vs, err)
+		}
+		// What was not in the conversation stays.
+		if _, err := s.GetResponse(ctx, alice, "a_r3"); err != nil {
+			t.Errorf("response outside the conversation: %v", err)
+		}
+		if evs, err := s.ResponseEvents(ctx, alice, "a_r3", -1); err != nil || len(evs) != 1 {
+			t.Errorf("events outside the conversation: %d, %v; want 1", len(evs), err)
+		}
+		if _, err := s.FindItem(ctx, alice, "a_i3"); err != nil {
+			t.Errorf("item outside the conversation: %v", err)
+		}
+		// Nothing of another owner's is touched.
+		for _, c := range []struct {
+			o      store.Owner
+			p      string
+			memory int
+		}{{bob, "b_", 4}, {other, "x_", 3}} {
+			items, _, err := s.ConversationItems(ctx, c.o, c.p+"conv", store.Page{})
+			if err != nil || len(items) != 5 {
+				t.Errorf("%v's conversation items: %d, %v; want 5", c.o, len(items), err)
+			}
+			if evs, err := s.ResponseEvents(ctx, c.o, c.p+"r1", -1); err != nil || len(evs) != 3 {
+				t.Errorf("%v's events: %d, %v; want 3", c.o, len(evs), err)
+			}
+			ms, _, err := s.ListMemories(ctx, c.o, "n", store.Page{})
+			if err != nil || len(ms) != c.memory {
+				t.Errorf("%v's memories: %v, %v; want %d", c.o, memIDs(ms), err, c.memory)
+			}
+		}
+		if vs, err := s.MemoryVectors(ctx, bob, "n", "emb", 2); err != nil || len(vs) != 3 {
+			t.Errorf("bob's vectors: %d, %v; want 3", len(vs), err)
+		}
+		if m, err := s.GetMemory(ctx, bob, "b_m3"); err != nil || m.ConversationID != "a_conv" {
+			t.Errorf("bob's memory naming alice's conversation = %+v, %v", m, err)
+		}
+		if again, err := s.DeleteConversation(ctx, alice, "a_conv"); !errors.Is(err, store.ErrNotFound) || again != (store.Erased{}) {
+			t.Errorf("second DeleteConversation = %+v, %v; want ErrNotFound", again, err)
+		}
+	})
+}
+
+// TestMemoryVectors: a memory's vector is stored with it, read back
+// exactly, filtered by model and size, replaced or dropped on update, and
+// deleted with the memory.
+func TestMemoryVectors(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		alice := store.Owner{Tenant: "t1", Subject: "alice"}
+		bob := store.Owner{Tenant: "t1", Subject: "bob"}
+		v1 := []float32{0.25, -1.5, 3.0e-7}
+		if err := s.CreateMemory(ctx, alice, &store.Memory{ID: "m1", Namespace: "n", Text: "one", Vector: &store.Vector{Model: "a", Values: v1}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateMemory(ctx, alice, &store.Memory{ID: "m2", Namespace: "n", Text: "two", Vector: &store.Vector{Model: "b", Values: v1}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateMemory(ctx, alice, &store.Memory{ID: "m3", Namespace: "n", Text: "three", Vector: &store.Vector{Model: "a", Values: v1[:2]}}); err != nil {
+			t.Fatal(err)
+		}
+		vs, err := s.MemoryVectors(ctx, alice, "n", "a", 3)
+		if err != nil || len(vs) != 1 || vs[0].MemoryID != "m1" || !slices.Equal(vs[0].Values, v1) {
+			t.Fatalf("MemoryVectors(a, 3) = %+v, %v; want m1 %v", vs, err, v1)
+		}
+		if vs, _ := s.MemoryVectors(ctx, bob, "n", "a", 3); len(vs) != 0 {
+			t.Errorf("bob sees alice's vectors: %+v", vs)
+		}
+		ms, err := s.GetMemories(ctx, alice, []string{"m3", "nope", "m1"})
+		if err != nil || !slices.Equal(memIDs(ms), []string{"m3", "m1"}) {
+			t.Errorf("GetMemories = %v, %v; want [m3 m1]", memIDs(ms), err)
+		}
+		if ms, _ := s.GetMemories(ctx, bob, []string{"m1"}); len(ms) != 0 {
+			t.Errorf("bob GetMemories(alice's) = %v", memIDs(ms))
+		}
+		// An update without a vector drops the old one; with one, replaces it.
+		m, _ := s.GetMemory(ctx, alice, "m1")
+		m.Text = "one, changed"
+		if err := s.UpdateMemory(ctx, alice, m); err != nil {
+			t.Fatal(err)
+		}
+		if vs, _ := s.MemoryVectors(ctx, alice, "n", "a", 3); len(vs) != 0 {
+			t.Errorf("vector after update without one: %+v", vs)
+		}
+		m.Vector = &store.Vector{Model: "a", Values: []float32{1, 2, 3}}
+		if err := s.UpdateMemory(ctx, alice, m); err != nil {
+			t.Fatal(err)
+		}
+		if vs, _ := s.MemoryVectors(ctx, alice, "n", "a", 3); len(vs) != 1 || !slices.Equal(vs[0].Values, []float32{1, 2, 3}) {
+			t.Errorf("vector after update with one = %+v", vs)
+		}
+		if err := s.DeleteMemory(ctx, alice, "m1"); err != nil {
+			t.Fatal(err)
+		}
+		if vs, _ := s.MemoryVectors(ctx, alice, "n", "a", 3); len(vs) != 0 {
+			t.Errorf("vector after delete: %+v", vs)
+		}
+		if n, err := s.DeleteMemories(ctx, alice, "n"); err != nil || n != 2 {
+			t.Errorf("DeleteMemories = %d, %v", n, err)
+		}
+		if vs, _ := s.MemoryVectors(ctx, alice, "n", "b", 3); len(vs) != 0 {
+			t.Errorf("vector after namespace delete: %+v", vs)
+		}
+		if m, err := s.MemoryWithText(ctx, alice, "n", "two"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("MemoryWithText after delete = %+v, %v", m, err)
+		}
+	})
 }

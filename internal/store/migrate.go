@@ -23,6 +23,7 @@ var migrations = []string{
 	"migrations/0006_background.sql",
 	"migrations/0007_usage_response.sql",
 	"migrations/0008_tool_pins.sql",
+	"migrations/0009_memory_vectors.sql",
 }
 
 // SchemaLatest is the schema version this build migrates to.

@@ -435,33 +435,72 @@ func (s *Store) UpdateConversation(ctx context.Context, o Owner, id string, meta
 	return s.GetConversation(ctx, o, id)
 }
 
-// DeleteConversation deletes the owner's conversation and its items.
-func (s *Store) DeleteConversation(ctx context.Context, o Owner, id string) error {
+// DeleteConversation deletes the owner's conversation and everything
+// that came of it, in one transaction: its items, the responses made in
+// it with their own items and stored stream events, and the memories
+// linked to it with their vectors. It returns how many rows of each it
+// deleted. A conversation that is not the owner's is ErrNotFound and
+// nothing is deleted.
+func (s *Store) DeleteConversation(ctx context.Context, o Owner, id string) (Erased, error) {
+	var e Erased
+	if err := s.memoryIndexReady(ctx); err != nil {
+		return e, err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: delete conversation %s: %w", id, err)
+		return e, fmt.Errorf("store: delete conversation %s: %w", id, err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM conversations WHERE tenant_id = $1 AND subject = $2 AND id = $3`),
 		o.Tenant, o.Subject, id)
 	if err != nil {
-		return fmt.Errorf("store: delete conversation %s: %w", id, err)
+		return e, fmt.Errorf("store: delete conversation %s: %w", id, err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
+	if e.Conversations, err = res.RowsAffected(); err != nil || e.Conversations == 0 {
 		if err == nil {
 			err = ErrNotFound
 		}
-		return fmt.Errorf("store: delete conversation %s: %w", id, err)
+		return Erased{}, fmt.Errorf("store: delete conversation %s: %w", id, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM items
-		WHERE tenant_id = $1 AND subject = $2 AND conversation_id = $3 AND kind = $4`),
-		o.Tenant, o.Subject, id, KindConversation); err != nil {
-		return fmt.Errorf("store: delete conversation %s items: %w", id, err)
+	if err := s.unindexMemories(ctx, tx, `SELECT id FROM memories WHERE tenant_id = $1 AND subject = $2 AND conversation_id = $3`,
+		o.Tenant, o.Subject, id); err != nil {
+		return Erased{}, fmt.Errorf("store: delete conversation %s: memory index: %w", id, err)
+	}
+	// The responses' own rows go last: the statements before find what
+	// to delete through them. The subqueries are scoped by the owner too.
+	inResponses := func(n int) string {
+		return fmt.Sprintf(`IN (SELECT id FROM responses WHERE tenant_id = $%d AND subject = $%d AND conversation_id = $%d)`, n, n+1, n+2)
+	}
+	for _, d := range []struct {
+		what string
+		q    string
+		args []any
+		n    *int64
+	}{
+		{"events", `DELETE FROM response_events WHERE tenant_id = $1 AND subject = $2 AND response_id ` + inResponses(3),
+			[]any{o.Tenant, o.Subject, o.Tenant, o.Subject, id}, &e.Events},
+		{"items", `DELETE FROM items WHERE tenant_id = $1 AND subject = $2 AND (conversation_id = $3 OR response_id ` + inResponses(4) + `)`,
+			[]any{o.Tenant, o.Subject, id, o.Tenant, o.Subject, id}, &e.Items},
+		{"vectors", `DELETE FROM memory_vectors WHERE tenant_id = $1 AND subject = $2 AND memory_id IN
+			(SELECT id FROM memories WHERE tenant_id = $3 AND subject = $4 AND conversation_id = $5)`,
+			[]any{o.Tenant, o.Subject, o.Tenant, o.Subject, id}, &e.Vectors},
+		{"memories", `DELETE FROM memories WHERE tenant_id = $1 AND subject = $2 AND conversation_id = $3`,
+			[]any{o.Tenant, o.Subject, id}, &e.Memories},
+		{"responses", `DELETE FROM responses WHERE tenant_id = $1 AND subject = $2 AND conversation_id = $3`,
+			[]any{o.Tenant, o.Subject, id}, &e.Responses},
+	} {
+		res, err := tx.ExecContext(ctx, s.rebind(d.q), d.args...)
+		if err != nil {
+			return Erased{}, fmt.Errorf("store: delete conversation %s %s: %w", id, d.what, err)
+		}
+		if *d.n, err = res.RowsAffected(); err != nil {
+			return Erased{}, fmt.Errorf("store: delete conversation %s %s: %w", id, d.what, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: delete conversation %s: %w", id, err)
+		return Erased{}, fmt.Errorf("store: delete conversation %s: %w", id, err)
 	}
-	return nil
+	return e, nil
 }
 
 // AddConversationItems appends items to the owner's conversation.

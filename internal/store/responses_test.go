@@ -140,7 +140,7 @@ func TestConversations(t *testing.T) {
 			if _, err := s.UpdateConversation(ctx, o, "conv_1", nil); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("UpdateConversation as %v: %v, want ErrNotFound", o, err)
 			}
-			if err := s.DeleteConversation(ctx, o, "conv_1"); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.DeleteConversation(ctx, o, "conv_1"); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("DeleteConversation as %v: %v, want ErrNotFound", o, err)
 			}
 		}
@@ -154,7 +154,7 @@ func TestConversations(t *testing.T) {
 		if _, err := s.ConversationItem(ctx, alice, "conv_1", "msg_2"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("deleted item: %v, want ErrNotFound", err)
 		}
-		if err := s.DeleteConversation(ctx, alice, "conv_1"); err != nil {
+		if _, err := s.DeleteConversation(ctx, alice, "conv_1"); err != nil {
 			t.Fatalf("DeleteConversation: %v", err)
 		}
 		if _, _, err := s.ConversationItems(ctx, alice, "conv_1", store.Page{}); !errors.Is(err, store.ErrNotFound) {
@@ -163,9 +163,9 @@ func TestConversations(t *testing.T) {
 		if it, err := s.FindItem(ctx, alice, "msg_1"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("FindItem msg_1 after delete = %+v, %v; want ErrNotFound (items deleted)", it, err)
 		}
-		// The response's own items outlive the conversation.
-		if _, err := s.FindItem(ctx, alice, "msg_3"); err != nil {
-			t.Errorf("FindItem msg_3 (the response's own input): %v", err)
+		// The responses made in it go with it (TestDeleteConversationCascade).
+		if _, err := s.FindItem(ctx, alice, "msg_3"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("FindItem msg_3 (the response's own input) after delete: %v, want ErrNotFound", err)
 		}
 	})
 }

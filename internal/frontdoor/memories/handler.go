@@ -108,7 +108,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		openai.WriteError(w, err)
 		return
 	}
-	rec, err := h.Svc.Create(r.Context(), runtime.OwnerOf(p), cp)
+	rec, err := h.Svc.Create(r.Context(), p, runtime.OwnerOf(p), cp)
 	write(w, http.StatusCreated, rec, err)
 }
 
@@ -158,7 +158,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		openai.WriteError(w, err)
 		return
 	}
-	res, err := h.Svc.Search(r.Context(), runtime.OwnerOf(p), sp)
+	res, err := h.Svc.Search(r.Context(), p, runtime.OwnerOf(p), sp)
 	write(w, http.StatusOK, res, err)
 }
 
@@ -181,7 +181,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		openai.WriteError(w, err)
 		return
 	}
-	rec, err := h.Svc.Update(r.Context(), runtime.OwnerOf(p), r.PathValue("id"), up)
+	rec, err := h.Svc.Update(r.Context(), p, runtime.OwnerOf(p), r.PathValue("id"), up)
 	write(w, http.StatusOK, rec, err)
 }
 

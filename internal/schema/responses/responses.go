@@ -193,6 +193,9 @@ type MemoryOptions struct {
 	Namespace string `json:"namespace,omitempty"`
 	// K is how many memories to recall at most (default 5, max 20).
 	K int `json:"k,omitempty"`
+	// Extract, when false, opts the turn out of memory extraction (on
+	// by default when an extraction model is configured).
+	Extract *bool `json:"extract,omitempty"`
 }
 
 // ConversationRef names the conversation a response belongs to.
