@@ -116,7 +116,7 @@ func (rt *Runtime) tick() time.Duration {
 // queued; a streamed request then follows its events.
 func (rt *Runtime) createBackground(ctx context.Context, pr *prepared, emit Emit) (*wire.Response, error) {
 	j := &job{o: pr.o, changed: make(chan struct{}), done: make(chan struct{})}
-	b := newBuilder(pr.cp, j.append)
+	b := pr.builder(j.append)
 	b.record = true
 	b.resp.Background = true
 	b.resp.Status = "queued"

@@ -22,6 +22,7 @@ import (
 	"github.com/causeway-ai/causeway/internal/identity"
 	"github.com/causeway-ai/causeway/internal/llm"
 	wire "github.com/causeway-ai/causeway/internal/schema/responses"
+	"github.com/causeway-ai/causeway/internal/tokens"
 )
 
 // CompactionSettings is the configuration's compaction section as the
@@ -217,27 +218,6 @@ func compactRequested(cp *CreateParams, def int64) (int64, bool, error) {
 	return threshold, found, nil
 }
 
-// estimateTokens estimates a context's input tokens: about four
-// characters a token plus a few tokens of framing per message. It is a
-// local estimate, the same for every provider; the threshold it is
-// compared with is approximate by nature.
-func estimateTokens(msgs []llm.Message) int64 {
-	var chars, n int64
-	for i := range msgs {
-		m := &msgs[i]
-		n += 4
-		for _, p := range m.Content {
-			chars += int64(len(p.Text))
-		}
-		chars += int64(len(m.Refusal))
-		for _, tc := range m.ToolCalls {
-			chars += int64(len(tc.Name) + len(tc.Arguments))
-			n += 4
-		}
-	}
-	return n + (chars+3)/4
-}
-
 // compacted is a compaction made for a response: its item, and its model
 // call's request id and usage.
 type compacted struct {
@@ -266,7 +246,7 @@ func (c *compacted) cost() int64 {
 // parts as the model must see them (the request's input is stored as
 // given), and the compaction made, if any, which Create emits as the
 // response's first output item.
-func (rt *Runtime) compactContext(ctx context.Context, p *identity.Principal, cp *CreateParams, hist, input []wire.Item) ([]wire.Item, []wire.Item, *compacted, error) {
+func (rt *Runtime) compactContext(ctx context.Context, p *identity.Principal, cp *CreateParams, hist, input []wire.Item, count bool) ([]wire.Item, []wire.Item, *compacted, error) {
 	if latestCompaction(input) >= 0 {
 		var err error
 		if input, err = fromLatestCompaction(input); err != nil {
@@ -276,7 +256,7 @@ func (rt *Runtime) compactContext(ctx context.Context, p *identity.Principal, cp
 	}
 	s := rt.compactionSettings()
 	threshold, ok, err := compactRequested(cp, s.Threshold)
-	if err != nil || !ok {
+	if err != nil || !ok || count {
 		return hist, input, nil, err
 	}
 	all := append(append([]wire.Item(nil), hist...), input...)
@@ -291,7 +271,7 @@ func (rt *Runtime) compactContext(ctx context.Context, p *identity.Principal, cp
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if estimateTokens(req.Messages) <= threshold {
+	if n, err := tokens.Count(req); err != nil || n <= threshold {
 		return hist, input, nil, nil
 	}
 	return rt.compactSplit(ctx, p, cp, hist, input, s)

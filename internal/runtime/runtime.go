@@ -378,17 +378,22 @@ func request(cp *CreateParams, items []wire.Item, ts *toolset) (*llm.Request, er
 // function_call_output, and calls the model again, up to MaxSteps model
 // calls; see docs/runtime.md.
 func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *CreateParams, emit Emit) (*wire.Response, error) {
-	pr, err := rt.prepare(ctx, p, cp)
-	if err != nil {
-		return nil, err
-	}
 	if gateway.Info(ctx) == nil {
 		ctx = gateway.WithRequestInfo(ctx, &gateway.RequestInfo{ID: gateway.NewRequestID()})
 	}
+	// The response's id comes first, so that every call made for it —
+	// a compaction, a memory recall's embedding — is tied to it.
+	id := identity.NewID("resp_")
+	ctx = gateway.WithUsageTie(ctx, id, cp.ConversationID)
+	pr, err := rt.prepare(ctx, p, cp, false)
+	if err != nil {
+		return nil, err
+	}
+	pr.id = id
 	if cp.Req.Background != nil && *cp.Req.Background {
 		return rt.createBackground(ctx, pr, emit)
 	}
-	return rt.run(ctx, pr, newBuilder(cp, emit))
+	return rt.run(ctx, pr, pr.builder(emit))
 }
 
 // prepared is a checked create request: its context and the canonical
@@ -411,11 +416,24 @@ type prepared struct {
 	// approvals are the tool calls waiting for approval that this
 	// request answers.
 	approvals []approval
+	// id is the response's id.
+	id string
+}
+
+// builder starts the response's builder.
+func (pr *prepared) builder(emit Emit) *builder {
+	b := newBuilder(pr.cp, emit)
+	if pr.id != "" {
+		b.resp.ID = pr.id
+	}
+	return b
 }
 
 // prepare loads the request's context and builds its first model
-// request. Its errors are the client's (4xx) or the store's.
-func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *CreateParams) (*prepared, error) {
+// request. Its errors are the client's (4xx) or the store's. A count
+// (input_tokens) makes no model call: no compaction summary, no memory
+// recall.
+func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *CreateParams, count bool) (*prepared, error) {
 	pr := &prepared{p: p, cp: cp, o: OwnerOf(p)}
 	var err error
 	if pr.hist, err = rt.history(ctx, pr.o, cp); err != nil {
@@ -426,7 +444,7 @@ func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *Creat
 	}
 	// compaction: the context from its latest compaction item, and old
 	// turns summarised when the request asks for it.
-	if pr.hist, pr.ctxInput, pr.cmp, err = rt.compactContext(ctx, p, cp, pr.hist, pr.input); err != nil {
+	if pr.hist, pr.ctxInput, pr.cmp, err = rt.compactContext(ctx, p, cp, pr.hist, pr.input, count); err != nil {
 		return nil, err
 	}
 	pr.all = append(append([]wire.Item(nil), pr.hist...), pr.ctxInput...)
@@ -442,6 +460,9 @@ func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *Creat
 	}
 	if pr.req, err = request(cp, pr.all, pr.ts); err != nil {
 		return nil, err
+	}
+	if count {
+		return pr, nil
 	}
 	if pr.memoryIDs, err = rt.recall(ctx, p, pr.o, cp, pr.req, pr.input); err != nil {
 		return nil, err

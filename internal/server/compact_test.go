@@ -264,8 +264,9 @@ func TestCompactionAuto(t *testing.T) {
 		for _, rc := range recs {
 			if rc.RequestID == ids[0] {
 				found = true
-				if rc.UpstreamModel != "summarizer" || rc.InputTokens != 50 || rc.OutputTokens != 7 || rc.CostNanoUSD <= 0 {
-					t.Errorf("compaction usage record %+v, want summarizer 50/7 with a cost", rc)
+				if rc.UpstreamModel != "summarizer" || rc.InputTokens != 50 || rc.OutputTokens != 7 || rc.CostNanoUSD <= 0 ||
+					rc.ResponseID != r.ID {
+					t.Errorf("compaction usage record %+v, want summarizer 50/7 with a cost, tied to %s", rc, r.ID)
 				}
 			}
 		}

@@ -90,10 +90,10 @@ func TestMemoryExtraction(t *testing.T) {
 		servertest.WaitFor(t, "the extraction to be metered", func() bool {
 			return e.Usage(t, "key_id="+aliceID).Requests == int64(3+n)
 		})
-		// All but the recall's embedding (made before the response has
-		// an id) are tied to the response.
-		if u := e.Usage(t, "response_id="+r.ID); u.Requests != int64(2+n) {
-			t.Errorf("usage tied to the response = %d requests, want %d (the response, the extraction, %d embeddings)", u.Requests, 2+n, n)
+		// All of them are tied to the response, the recall's embedding
+		// too (the response's id exists before its context is prepared).
+		if u := e.Usage(t, "response_id="+r.ID); u.Requests != int64(3+n) {
+			t.Errorf("usage tied to the response = %d requests, want %d (the response, the recall, the extraction, %d embeddings)", u.Requests, 3+n, n)
 		}
 
 		// Another turn is extracted too (its duplicates are skipped:
