@@ -476,6 +476,10 @@ func (b *builder) fail(err error) {
 			return nil
 		}
 		_ = b.closeAll()
+		// OpenAI's stream reports the failure as an error event, then
+		// ends with response.failed.
+		code := "server_error"
+		_ = b.send(&wire.Event{Type: "error", Code: &code, Message: llm.AsError(err).Message})
 		b.emit = emit
 	} else {
 		_ = b.closeAll()

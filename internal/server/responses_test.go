@@ -496,11 +496,14 @@ func TestResponsesStreamFailure(t *testing.T) {
 	hr.Body.Close()
 	ctx := context.Background()
 	st := env.c.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("Cut me off")})
-	var last responses.ResponseStreamEventUnion
+	var last, prev responses.ResponseStreamEventUnion
 	n := 0
 	for st.Next() {
-		last = st.Current()
+		prev, last = last, st.Current()
 		n++
+	}
+	if prev.Type != "error" || prev.Message == "" || prev.Code != "server_error" {
+		t.Errorf("event before the last = %s %q %q, want an error event", prev.Type, prev.Code, prev.Message)
 	}
 	if err := st.Err(); err != nil {
 		t.Fatalf("stream: %v", err)
