@@ -40,9 +40,11 @@ type Store interface {
 	ResponseItems(ctx context.Context, o store.Owner, id, kind string, p store.Page) ([]store.Item, bool, error)
 	ResponseEvents(ctx context.Context, o store.Owner, id string, after int64) ([]json.RawMessage, error)
 	FindItem(ctx context.Context, o store.Owner, id string) (*store.Item, error)
+	ListResponses(ctx context.Context, o store.Owner, p store.Page) ([]store.Response, bool, error)
 
 	CreateConversation(ctx context.Context, o store.Owner, c *store.Conversation, items []store.Item) error
 	GetConversation(ctx context.Context, o store.Owner, id string) (*store.Conversation, error)
+	ListConversations(ctx context.Context, o store.Owner, p store.Page) ([]store.Conversation, bool, error)
 	UpdateConversation(ctx context.Context, o store.Owner, id string, metadata json.RawMessage) (*store.Conversation, error)
 	DeleteConversation(ctx context.Context, o store.Owner, id string) (store.Erased, error)
 	AddConversationItems(ctx context.Context, o store.Owner, id string, items []store.Item) error

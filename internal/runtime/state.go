@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/causeway-ai/causeway/internal/identity"
@@ -199,4 +200,48 @@ func (rt *Runtime) DeleteItem(ctx context.Context, p *identity.Principal, id, it
 		return nil, mapStoreErr(err, "", "Item with id '"+itemID+"' not found.")
 	}
 	return conversation(c), nil
+}
+
+// ListResponses lists a page of the principal's responses, newest first
+// unless pg.Asc (Causeway's extension: OpenAI has no such list).
+func (rt *Runtime) ListResponses(ctx context.Context, p *identity.Principal, pg Page) (*wire.List, error) {
+	rs, more, err := rt.Store.ListResponses(ctx, OwnerOf(p), pg.store())
+	if err != nil {
+		return nil, listErr(err, pg)
+	}
+	l := &wire.List{Object: "list", Data: make([]json.RawMessage, len(rs)), HasMore: more}
+	for i, r := range rs {
+		l.Data[i] = r.Body
+	}
+	if len(rs) > 0 {
+		l.FirstID, l.LastID = str(rs[0].ID), str(rs[len(rs)-1].ID)
+	}
+	return l, nil
+}
+
+// ListConversations lists a page of the principal's conversations, as
+// ListResponses.
+func (rt *Runtime) ListConversations(ctx context.Context, p *identity.Principal, pg Page) (*wire.List, error) {
+	cs, more, err := rt.Store.ListConversations(ctx, OwnerOf(p), pg.store())
+	if err != nil {
+		return nil, listErr(err, pg)
+	}
+	l := &wire.List{Object: "list", Data: make([]json.RawMessage, len(cs)), HasMore: more}
+	for i := range cs {
+		if l.Data[i], err = json.Marshal(conversation(&cs[i])); err != nil {
+			return nil, err
+		}
+	}
+	if len(cs) > 0 {
+		l.FirstID, l.LastID = str(cs[0].ID), str(cs[len(cs)-1].ID)
+	}
+	return l, nil
+}
+
+// listErr maps a list's unknown after cursor to a 400.
+func listErr(err error, pg Page) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return invalid("after", "Invalid 'after': no object with id '"+pg.After+"' found.").WithCode("invalid_value")
+	}
+	return err
 }

@@ -6,7 +6,6 @@ package responses
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -30,82 +29,7 @@ func ExportRoutes() []string {
 }
 
 func (h *Handler) exportHandlers() []http.HandlerFunc {
-	return []http.HandlerFunc{h.listResponses, h.listConversations, h.exportConversation, h.importConversation}
-}
-
-// listedRow is one row of an owner's list page, as the store gives it
-// (store.ListedRow, which the door may not import by name).
-type listedRow = struct {
-	ID        string
-	CreatedAt int64
-	JSON      json.RawMessage
-}
-
-// pager is what the list routes need of the runtime's store; *store.Store
-// has it. found is false when the page's after cursor names none of the
-// owner's objects.
-type pager interface {
-	ResponsePage(ctx context.Context, tenant, subject, after string, limit int, desc bool) (rows []listedRow, hasMore, found bool, err error)
-	ConversationPage(ctx context.Context, tenant, subject, after string, limit int, desc bool) (rows []listedRow, hasMore, found bool, err error)
-}
-
-func (h *Handler) listOwned(w http.ResponseWriter, r *http.Request, conversations bool) {
-	p := h.principal(w, r)
-	if p == nil {
-		return
-	}
-	pg, err := page(r)
-	if err != nil {
-		openai.WriteError(w, err)
-		return
-	}
-	st, ok := h.RT.Store.(pager)
-	if !ok {
-		openai.WriteError(w, &llm.Error{Kind: llm.KindInvalid, Message: "Listing is not supported by this gateway's store."})
-		return
-	}
-	o := runtime.OwnerOf(p)
-	list := st.ResponsePage
-	if conversations {
-		list = st.ConversationPage
-	}
-	rows, more, found, err := list(r.Context(), o.Tenant, o.Subject, pg.After, pg.Limit, !pg.Asc)
-	if err != nil {
-		openai.WriteError(w, err)
-		return
-	}
-	if !found {
-		openai.WriteError(w, invalid("after", "Invalid 'after': no object with id '%s' found.", pg.After).WithCode("invalid_value"))
-		return
-	}
-	l := &wire.List{Object: "list", Data: make([]json.RawMessage, len(rows)), HasMore: more}
-	for i, row := range rows {
-		l.Data[i] = row.JSON
-		if conversations {
-			c := wire.Conversation{ID: row.ID, Object: "conversation", CreatedAt: row.CreatedAt}
-			_ = json.Unmarshal(row.JSON, &c.Metadata)
-			if c.Metadata == nil {
-				c.Metadata = map[string]string{}
-			}
-			if l.Data[i], err = json.Marshal(c); err != nil {
-				openai.WriteError(w, err)
-				return
-			}
-		}
-	}
-	if len(rows) > 0 {
-		first, last := rows[0].ID, rows[len(rows)-1].ID
-		l.FirstID, l.LastID = &first, &last
-	}
-	writeJSON(w, l)
-}
-
-func (h *Handler) listResponses(w http.ResponseWriter, r *http.Request) {
-	h.listOwned(w, r, false)
-}
-
-func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request) {
-	h.listOwned(w, r, true)
+	return []http.HandlerFunc{listed(h, h.RT.ListResponses), listed(h, h.RT.ListConversations), h.exportConversation, h.importConversation}
 }
 
 // exportConversation writes the caller's conversation as JSON lines: the

@@ -91,6 +91,13 @@ func byItem[T any](h *Handler, fn func(context.Context, *identity.Principal, str
 	}
 }
 
+// listed serves a cursor page of the caller's objects (see page).
+func listed(h *Handler, fn func(context.Context, *identity.Principal, runtime.Page) (*wire.List, error)) http.HandlerFunc {
+	return paged(h, func(ctx context.Context, p *identity.Principal, _ string, pg runtime.Page) (*wire.List, error) {
+		return fn(ctx, p, pg)
+	})
+}
+
 // paged serves a cursor page of an object's items (see page).
 func paged(h *Handler, fn func(context.Context, *identity.Principal, string, runtime.Page) (*wire.List, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
