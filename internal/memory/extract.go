@@ -59,7 +59,7 @@ var extractionSchema = json.RawMessage(`{"type":"object","properties":{"memories
 type Extractor struct {
 	svc      *Service
 	complete func(ctx context.Context, p *identity.Principal, req *llm.Request) (string, error)
-	model    string
+	model    func() string // the extraction model in force; "" is off
 	timeout  time.Duration
 	log      *slog.Logger
 	slots    chan struct{} // one per extraction running
@@ -67,10 +67,11 @@ type Extractor struct {
 	wg       sync.WaitGroup
 }
 
-// NewExtractor returns an extractor that asks model (an alias of gw) and
-// writes through svc, running at most concurrency extractions at once
+// NewExtractor returns an extractor that asks the model that model names
+// at each turn (an alias of gw; "" turns extraction off) and writes
+// through svc, running at most concurrency extractions at once
 // and holding at most queue more; each gets timeout (a minute when ≤ 0).
-func NewExtractor(svc *Service, gw *gateway.Gateway, model string, timeout time.Duration, concurrency, queue int, log *slog.Logger) *Extractor {
+func NewExtractor(svc *Service, gw *gateway.Gateway, model func() string, timeout time.Duration, concurrency, queue int, log *slog.Logger) *Extractor {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -84,7 +85,8 @@ func NewExtractor(svc *Service, gw *gateway.Gateway, model string, timeout time.
 // AfterTurn extracts memories from the turn in the background. A turn
 // that finds the queue full is not extracted (and logged).
 func (x *Extractor) AfterTurn(p *identity.Principal, o store.Owner, t Turn) {
-	if len(t.Messages) == 0 {
+	model := x.model()
+	if len(t.Messages) == 0 || model == "" {
 		return
 	}
 	select {
@@ -103,11 +105,11 @@ func (x *Extractor) AfterTurn(p *identity.Principal, o store.Owner, t Turn) {
 		// its own deadline.
 		ctx, cancel := context.WithTimeout(context.Background(), x.timeout)
 		defer cancel()
-		ctx = gateway.WithRequestInfo(ctx, &gateway.RequestInfo{ID: gateway.NewRequestID(), Model: x.model})
+		ctx = gateway.WithRequestInfo(ctx, &gateway.RequestInfo{ID: gateway.NewRequestID(), Model: model})
 		// Its usage (the model call, the memories' embeddings) is tied
 		// to the response and conversation it learns from.
 		ctx = gateway.WithUsageTie(ctx, t.ResponseID, t.ConversationID)
-		n, err := x.Extract(ctx, p, o, t)
+		n, err := x.extract(ctx, p, o, t, model)
 		if err != nil {
 			x.log.Warn("memory extraction failed", slog.String("response_id", t.ResponseID), slog.Any("error", err))
 			return
@@ -122,6 +124,10 @@ func (x *Extractor) Wait() { x.wg.Wait() }
 // Extract runs one extraction now and returns how many memories it
 // stored.
 func (x *Extractor) Extract(ctx context.Context, p *identity.Principal, o store.Owner, t Turn) (int, error) {
+	return x.extract(ctx, p, o, t, x.model())
+}
+
+func (x *Extractor) extract(ctx context.Context, p *identity.Principal, o store.Owner, t Turn, model string) (int, error) {
 	var turn strings.Builder
 	for _, m := range t.Messages {
 		fmt.Fprintf(&turn, "%s: %s\n", m.Role, m.Text)
@@ -130,7 +136,7 @@ func (x *Extractor) Extract(ctx context.Context, p *identity.Principal, o store.
 	if len(text) > maxTurnText {
 		text = strings.ToValidUTF8(text[:maxTurnText], "")
 	}
-	req := &llm.Request{Model: x.model, Messages: []llm.Message{
+	req := &llm.Request{Model: model, Messages: []llm.Message{
 		llm.TextMessage(llm.RoleSystem, extractionPrompt),
 		llm.TextMessage(llm.RoleUser, text),
 	}, ResponseFormat: &llm.ResponseFormat{Type: llm.FormatJSONSchema, Name: "memories", Schema: extractionSchema, Strict: ptr(true)}}

@@ -27,7 +27,7 @@ func TestExtractDuplicates(t *testing.T) {
 			answer = `{"memories":[{"text":"The user is vegetarian."},{"text":"  "},{"text":"The user lives in Porto."}]}`
 			seen   []*llm.Request
 		)
-		x := NewExtractor(svc, nil, "extractor", 0, 1, 0, nil)
+		x := NewExtractor(svc, nil, func() string { return "extractor" }, 0, 1, 0, nil)
 		x.complete = func(_ context.Context, _ *identity.Principal, req *llm.Request) (string, error) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -201,6 +201,9 @@ type Service struct {
 	// fuse full-text and vector ranking (see Search).
 	Embedder       Embedder
 	EmbeddingModel string
+	// Model, when set, is asked for the embedding model at each use
+	// instead of EmbeddingModel (a configuration reload changes it).
+	Model func() string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -551,4 +554,12 @@ func Format(records []Record) string {
 	b.WriteString(Marker)
 	b.WriteString(" end\n")
 	return b.String()
+}
+
+// embeddingModel is the embedding model in force ("" for none).
+func (s *Service) embeddingModel() string {
+	if s.Model != nil {
+		return s.Model()
+	}
+	return s.EmbeddingModel
 }

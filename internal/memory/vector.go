@@ -43,20 +43,21 @@ const (
 
 // embedding returns the vector of text by the configured model, as p.
 func (s *Service) embedding(ctx context.Context, p *identity.Principal, text string) (*store.Vector, error) {
-	if s.EmbeddingModel == "" || s.Embedder == nil {
+	model := s.embeddingModel()
+	if model == "" || s.Embedder == nil {
 		return nil, nil
 	}
 	if p == nil {
 		return nil, fmt.Errorf("memory: embedding without a principal")
 	}
-	resp, err := s.Embedder.Embed(subRequest(ctx), p, &llm.EmbeddingRequest{Model: s.EmbeddingModel, Input: []string{text}})
+	resp, err := s.Embedder.Embed(subRequest(ctx), p, &llm.EmbeddingRequest{Model: model, Input: []string{text}})
 	if err != nil {
 		return nil, err
 	}
 	if len(resp.Vectors) != 1 || len(resp.Vectors[0]) == 0 {
-		return nil, fmt.Errorf("memory: embedding model %q returned %d vectors, want 1", s.EmbeddingModel, len(resp.Vectors))
+		return nil, fmt.Errorf("memory: embedding model %q returned %d vectors, want 1", model, len(resp.Vectors))
 	}
-	return &store.Vector{Model: s.EmbeddingModel, Values: resp.Vectors[0]}, nil
+	return &store.Vector{Model: model, Values: resp.Vectors[0]}, nil
 }
 
 // subRequest gives an embedding call its own request id, derived from
@@ -99,7 +100,7 @@ type scored struct {
 // to q, best first, at most limit of them. It scans every vector of the
 // namespace that the configured model made with len(q) dimensions.
 func (s *Service) nearest(ctx context.Context, o store.Owner, ns string, q []float32, limit int) ([]scored, error) {
-	vs, err := s.Store.MemoryVectors(ctx, o, ns, s.EmbeddingModel, len(q))
+	vs, err := s.Store.MemoryVectors(ctx, o, ns, s.embeddingModel(), len(q))
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +149,7 @@ func fuse(limit int, rankings ...[]string) []scored {
 
 // search ranks the owner's memories in a namespace for a query by mode.
 func (s *Service) search(ctx context.Context, p *identity.Principal, o store.Owner, ns, query, mode string, limit int) ([]store.MemoryHit, error) {
-	vectors := s.EmbeddingModel != "" && s.Embedder != nil
+	vectors := s.embeddingModel() != "" && s.Embedder != nil
 	switch mode {
 	case "", ModeHybrid:
 		if !vectors {

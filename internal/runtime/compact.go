@@ -47,10 +47,14 @@ type CompactionSettings struct {
 var defaultCompaction = CompactionSettings{Threshold: 100_000, KeepRecentTurns: 2, MaxSummaryTokens: 2048}
 
 func (rt *Runtime) compactionSettings() CompactionSettings {
-	if rt.Compaction == nil {
+	var c *CompactionSettings
+	if rt.Compaction != nil {
+		c = rt.Compaction()
+	}
+	if c == nil {
 		return defaultCompaction
 	}
-	s := *rt.Compaction
+	s := *c
 	if s.Threshold <= 0 {
 		s.Threshold = defaultCompaction.Threshold
 	}
@@ -445,7 +449,11 @@ func (b *builder) addCompaction(c *compacted) error {
 // compactOnTruncate reports whether truncation "auto" compacts before it
 // drops turns: when the configuration has a compaction section.
 func (rt *Runtime) compactOnTruncate() bool {
-	return rt.Compaction != nil && rt.Compaction.Configured
+	if rt.Compaction == nil {
+		return false
+	}
+	c := rt.Compaction()
+	return c != nil && c.Configured
 }
 
 // Compact serves POST /v1/responses/compact: the context the request

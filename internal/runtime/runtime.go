@@ -89,9 +89,11 @@ type Runtime struct {
 	Tick time.Duration
 
 	bg jobs
-	// Compaction is the configuration's compaction section; nil means
-	// none (requests that ask for compaction get the defaults).
-	Compaction *CompactionSettings
+	// Compaction returns the configuration's compaction section in
+	// force (read at each use: a reload changes it); nil, or a nil
+	// answer, means none (requests that ask for compaction get the
+	// defaults).
+	Compaction func() *CompactionSettings
 }
 
 // Recaller finds a subject's long-term memories that match a query.

@@ -22,20 +22,22 @@ func init() {
 }
 
 // memoryService is the memory service as configured: embedding through
-// the gateway when memory.embedding_model is set.
+// the gateway when memory.embedding_model is set (read at each use, so a
+// reload changes it).
 func (s *Server) memoryService() *memory.Service {
-	return &memory.Service{Store: s.store, Embedder: s.gw, EmbeddingModel: s.cfg.Memory.EmbeddingModel}
+	return &memory.Service{Store: s.store, Embedder: s.gw,
+		Model: func() string { return s.live.Load().Memory.EmbeddingModel }}
 }
 
-// memoryExtractor is the server's one memory extractor, or nil when
-// memory.extraction_model is not set. Shutdown waits for it.
+// memoryExtractor is the server's one memory extractor; it extracts while
+// memory.extraction_model is set (read at each turn, so a reload turns
+// it on or off). Its timeout, concurrency and queue are the starting
+// configuration's. Shutdown waits for it.
 func (s *Server) memoryExtractor() *memory.Extractor {
-	mc := s.cfg.Memory
-	if mc.ExtractionModel == "" {
-		return nil
-	}
 	if s.extractor == nil {
-		s.extractor = memory.NewExtractor(s.memoryService(), s.gw, mc.ExtractionModel, mc.Timeout(), mc.Concurrency(), mc.Queue(), s.log)
+		mc := s.cfg.Memory
+		s.extractor = memory.NewExtractor(s.memoryService(), s.gw, func() string { return s.live.Load().Memory.ExtractionModel },
+			mc.Timeout(), mc.Concurrency(), mc.Queue(), s.log)
 	}
 	return s.extractor
 }

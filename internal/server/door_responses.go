@@ -15,8 +15,8 @@ func init() {
 	doorRegistrars = append(doorRegistrars, func(s *Server, mux *http.ServeMux) {
 		rt := &runtime.Runtime{GW: s.gw, Store: s.store, Tools: s.tools.reg, MaxSteps: s.tools.steps, Meter: s.meter,
 			Memory: s.memoryService(), NeedsApproval: s.needsApproval, Ledger: s.store,
-			MaxResponseCost: func() int64 { return billing.FromUSD(s.toolCfg.Load().MaxResponseCostUSD) },
-			Compaction:      compactionSettings(s.cfg.Compaction)}
+			MaxResponseCost: func() int64 { return billing.FromUSD(s.live.Load().Tools.MaxResponseCostUSD) },
+			Compaction:      func() *runtime.CompactionSettings { return compactionSettings(s.live.Load().Compaction) }}
 		if x := s.memoryExtractor(); x != nil {
 			rt.Extract = x
 		}
@@ -29,7 +29,7 @@ func init() {
 // needsApproval reports whether the configuration in force requires a
 // person's approval of calls to the server-side tool name.
 func (s *Server) needsApproval(name string) bool {
-	return s.toolCfg.Load().NeedsApproval(name)
+	return s.live.Load().Tools.NeedsApproval(name)
 }
 
 // compactionSettings is the configuration's compaction section for the

@@ -42,8 +42,9 @@ type Server struct {
 	// upstream calls: background responses): wait until ctx is done,
 	// then cut what is left and wait for it to be saved.
 	drains []drainer
-	// toolCfg is the tools section in force (reloads replace it).
-	toolCfg atomic.Pointer[config.Tools]
+	// live is the configuration in force (a reload replaces it), for
+	// the settings read at each use: tools, memory, compaction.
+	live atomic.Pointer[config.Config]
 
 	reloadMu sync.Mutex
 	healths  map[string]*route.Health
@@ -92,7 +93,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Server, error)
 	if err := s.loadTools(cfg); err != nil {
 		return nil, err
 	}
-	s.toolCfg.Store(&cfg.Tools)
+	s.live.Store(cfg)
 	m.Registry.MustRegister(targetCollector{s})
 	s.handler = s.routes()
 	s.ready.Store(true)
@@ -117,7 +118,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if err := s.loadTools(cfg); err != nil {
 		return err
 	}
-	s.toolCfg.Store(&cfg.Tools)
+	s.live.Store(cfg)
 	if cfg.Listen != s.cfg.Listen || cfg.Store != s.cfg.Store || cfg.AdminKey != s.cfg.AdminKey {
 		s.log.Warn("config reload: listen, store and admin_key changes take effect only after a restart")
 	}
