@@ -93,6 +93,16 @@ func WithOnChange(f func()) Option {
 	return func(s *Server) { s.onChange = f }
 }
 
+// WithPinRecheck sets how often a disabled tool's pin is read again, so
+// that an approval made through another gateway sharing the pin store
+// enables the tool here too (default DefaultPinRecheck; ≤ 0 never).
+func WithPinRecheck(every time.Duration) Option {
+	return func(s *Server) { s.recheck = every }
+}
+
+// DefaultPinRecheck is how often a disabled tool's pin is read again.
+const DefaultPinRecheck = 10 * time.Second
+
 // Server is a connection to one MCP server and the tools it offers. It is
 // safe for concurrent use.
 type Server struct {
@@ -101,6 +111,7 @@ type Server struct {
 	log      *slog.Logger
 	client   *mcp.Client
 	onChange func()
+	recheck  time.Duration
 
 	// bg outlives Connect's context, for refreshes on a notification.
 	bg     context.Context
@@ -131,10 +142,11 @@ func Connect(ctx context.Context, cfg config.MCPServer, pins PinStore, opts ...O
 		return nil, fmt.Errorf("mcp server %q: no pin store", cfg.Name)
 	}
 	s := &Server{
-		cfg:   cfg,
-		pins:  pins,
-		log:   slog.New(slog.DiscardHandler),
-		tools: map[string]*mcpTool{},
+		cfg:     cfg,
+		pins:    pins,
+		log:     slog.New(slog.DiscardHandler),
+		tools:   map[string]*mcpTool{},
+		recheck: DefaultPinRecheck,
 	}
 	for _, o := range opts {
 		o(s)
@@ -155,7 +167,45 @@ func Connect(ctx context.Context, cfg config.MCPServer, pins PinStore, opts ...O
 		s.Close()
 		return nil, err
 	}
+	if s.recheck > 0 {
+		s.wg.Add(1)
+		go s.recheckPins()
+	}
 	return s, nil
+}
+
+// recheckPins reads the pins of disabled tools every s.recheck, and
+// re-lists the tools when one has been approved (its pin is now the
+// listed version's hash) through another gateway.
+func (s *Server) recheckPins() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.recheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.bg.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		waiting := map[string]string{}
+		for remote, tl := range s.tools {
+			if _, configured := s.cfg.Pins[remote]; tl.state == disabled && !configured {
+				waiting[remote] = tl.rejected
+			}
+		}
+		s.mu.Unlock()
+		for remote, hash := range waiting {
+			pin, ok, err := s.pins.Get(s.bg, s.cfg.Name, remote)
+			if err != nil || !ok || pin != hash {
+				continue
+			}
+			if err := s.Refresh(s.bg); err != nil && s.bg.Err() == nil {
+				s.log.Warn("mcp tools refresh failed", slog.String("server", s.cfg.Name), slog.Any("error", err))
+			}
+			break
+		}
+	}
 }
 
 // Name is the server's configured name.

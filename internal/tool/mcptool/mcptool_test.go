@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -562,5 +563,48 @@ func TestStatusAndApprove(t *testing.T) {
 	}
 	if res := call(t, find(t, s, "srv__echo"), `{"text":"ok"}`); res.Output != "echo: ok" {
 		t.Errorf("output after approval = %q", res.Output)
+	}
+}
+
+// TestApprovalSeenByAnotherGateway: two gateways share a pin store; a
+// tool approved through one is enabled at the other, which re-reads the
+// pins of its disabled tools.
+func TestApprovalSeenByAnotherGateway(t *testing.T) {
+	srv := newMCPServer(nil)
+	hs := startHTTP(t, srv)
+	pins := mcptool.NewMemoryPins()
+	cfg := config.MCPServer{Name: "srv", URL: hs.URL}
+	a := connect(t, cfg, pins, mcptool.WithPinRecheck(0))
+	addEcho(srv, nil, "Echoes, v2.")
+	if err := a.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// b is another gateway on another instance of the same MCP server,
+	// changed before anyone connected: no list-changed notification will
+	// reach b, so only re-reading the pin can enable the tool there.
+	srvB := newMCPServer(nil)
+	addEcho(srvB, nil, "Echoes, v2.")
+	b := connect(t, config.MCPServer{Name: "srv", URL: startHTTP(t, srvB).URL}, pins, mcptool.WithPinRecheck(5*time.Millisecond))
+	statusOf := func(s *mcptool.Server) string {
+		for _, st := range s.Status() {
+			if st.Name == "srv__echo" {
+				return st.Status
+			}
+		}
+		return ""
+	}
+	if statusOf(a) != mcptool.StatusDisabledChanged || statusOf(b) != mcptool.StatusDisabledChanged {
+		t.Fatalf("after the change: a %s, b %s; want both disabled", statusOf(a), statusOf(b))
+	}
+	if _, err := a.Approve(t.Context(), "echo", "", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); statusOf(b) != mcptool.StatusEnabled; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("b still %s after a's approval", statusOf(b))
+		}
+	}
+	if res := call(t, find(t, b, "srv__echo"), `{"text":"ok"}`); res.Output != "echo: ok" {
+		t.Errorf("call at b = %+v", res)
 	}
 }
