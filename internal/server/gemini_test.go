@@ -393,7 +393,7 @@ func TestGeminiGatewayErrors(t *testing.T) {
 
 // TestGeminiEmbeddingsThroughGateway: one input goes to embedContent,
 // several to batchEmbedContents. Gemini reports no usage for embeddings,
-// so the gateway records 0 tokens.
+// so the gateway meters an offline estimate of the inputs' tokens.
 func TestGeminiEmbeddingsThroughGateway(t *testing.T) {
 	_, c, _ := startGemini(t)
 	ctx := context.Background()
@@ -405,6 +405,10 @@ func TestGeminiEmbeddingsThroughGateway(t *testing.T) {
 	if len(one.Data) != 1 || len(one.Data[0].Embedding) != 16 {
 		t.Fatalf("data = %+v, want one vector of 16", one.Data)
 	}
+	// "one two" is two o200k_base tokens.
+	if one.Usage.PromptTokens != 2 || one.Usage.TotalTokens != 2 {
+		t.Errorf("usage = %+v, want the estimate of 2 input tokens", one.Usage)
+	}
 	many, err := c.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "sim-gemini-embed",
 		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"three", "one two"}}, Dimensions: openai.Int(16)})
 	if err != nil {
@@ -412,5 +416,8 @@ func TestGeminiEmbeddingsThroughGateway(t *testing.T) {
 	}
 	if len(many.Data) != 2 || many.Data[1].Embedding[5] != one.Data[0].Embedding[5] || many.Data[1].Index != 1 {
 		t.Errorf("batch = %d vectors, want 2 with the second equal to the single one", len(many.Data))
+	}
+	if many.Usage.PromptTokens != 3 {
+		t.Errorf("batch usage = %+v, want the estimate of 3 input tokens", many.Usage)
 	}
 }

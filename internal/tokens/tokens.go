@@ -39,18 +39,9 @@ const (
 // right order, but an estimate, whatever provider the alias routes to.
 // It is computed offline; nothing is sent upstream.
 func Count(req *llm.Request) (int64, error) {
-	enc, err := encoding()
+	count, err := counter()
 	if err != nil {
-		return 0, &llm.Error{Kind: llm.KindInternal, Message: "could not load the tokenizer", Err: err}
-	}
-	count := func(s string) int64 {
-		var n int64
-		for s != "" {
-			var piece string
-			piece, s = nextPiece(s)
-			n += int64(len(enc.EncodeOrdinary(piece)))
-		}
-		return n
+		return 0, err
 	}
 	var n int64
 	for i := range req.Messages {
@@ -113,4 +104,35 @@ func pdfPages(b64 string) int64 {
 	n := bytes.Count(raw, []byte("/Type /Page")) - bytes.Count(raw, []byte("/Type /Pages")) +
 		bytes.Count(raw, []byte("/Type/Page")) - bytes.Count(raw, []byte("/Type/Pages"))
 	return int64(max(n, 1))
+}
+
+// Text estimates the tokens of plain texts (o200k_base, no overheads):
+// for an upstream that reports no usage, such as Gemini's embeddings.
+func Text(texts ...string) (int64, error) {
+	count, err := counter()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, s := range texts {
+		n += count(s)
+	}
+	return n, nil
+}
+
+// counter returns the function counting one text's tokens.
+func counter() (func(string) int64, error) {
+	enc, err := encoding()
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindInternal, Message: "could not load the tokenizer", Err: err}
+	}
+	return func(s string) int64 {
+		var n int64
+		for s != "" {
+			var piece string
+			piece, s = nextPiece(s)
+			n += int64(len(enc.EncodeOrdinary(piece)))
+		}
+		return n
+	}, nil
 }

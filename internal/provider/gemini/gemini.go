@@ -11,8 +11,8 @@
 // http(s) image URLs (Gemini fetches only gs:// and Files API URIs),
 // parallel_tool_calls=false, non-text system or tool-result content.
 // The request's user and metadata fields have no Gemini equivalent and are
-// not sent. Gemini returns no token usage for embeddings, so embedding
-// calls report 0 tokens (the gateway prices nothing for them). Embeddings
+// not sent. Gemini returns no token usage for embeddings, so their input
+// tokens are estimated offline (internal/tokens, o200k_base). Embeddings
 // in Vertex AI mode are not supported yet.
 package gemini
 
@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/causeway-ai/causeway/internal/llm"
+	"github.com/causeway-ai/causeway/internal/tokens"
 	"github.com/causeway-ai/causeway/internal/provider/upstream"
 	wire "github.com/causeway-ai/causeway/internal/schema/gemini"
 	"github.com/causeway-ai/causeway/internal/sse"
@@ -283,7 +284,7 @@ func retryInfo(details json.RawMessage) time.Duration {
 
 // Embed implements the gateway's Provider: one input goes to
 // :embedContent, several to :batchEmbedContents. Gemini reports no token
-// usage for embeddings, so Usage is zero.
+// usage for embeddings, so Usage is an offline estimate of the inputs.
 func (p *Provider) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.EmbeddingResponse, error) {
 	if len(req.Input) == 0 {
 		return nil, invalid("input", "no input to embed")
@@ -323,7 +324,18 @@ func (p *Provider) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.E
 	if err != nil {
 		return nil, err
 	}
-	return DecodeEmbeddings(b, len(req.Input), req.UpstreamModel)
+	out, err := DecodeEmbeddings(b, len(req.Input), req.UpstreamModel)
+	if err != nil {
+		return nil, err
+	}
+	// Gemini reports no usage for embeddings: the inputs' tokens are
+	// estimated offline, so that they are metered and priced.
+	if out.Usage.InputTokens == 0 {
+		if n, err := tokens.Text(req.Input...); err == nil {
+			out.Usage.InputTokens = n
+		}
+	}
+	return out, nil
 }
 
 // DecodeEmbeddings decodes an embedContent (n == 1) or batchEmbedContents
