@@ -29,10 +29,10 @@ import (
 	"time"
 
 	"github.com/causeway-ai/causeway/internal/llm"
-	"github.com/causeway-ai/causeway/internal/tokens"
 	"github.com/causeway-ai/causeway/internal/provider/upstream"
 	wire "github.com/causeway-ai/causeway/internal/schema/gemini"
 	"github.com/causeway-ai/causeway/internal/sse"
+	"github.com/causeway-ai/causeway/internal/tokens"
 )
 
 // Kind is the provider type name used in configuration.
