@@ -285,7 +285,9 @@ type Provider struct {
 	APIVersion string `yaml:"api_version"`
 	// Auth selects how the provider authenticates when it has more than
 	// one way. Azure: "api-key" (the default; APIKey in the api-key
-	// header) or "entra" (APIKey is a Microsoft Entra bearer token).
+	// header) or "entra" (a Microsoft Entra ID service principal in
+	// TenantID, ClientID and ClientSecret, or else APIKey as a bearer
+	// token).
 	// Gemini: "api-key" (the default; the x-goog-api-key header) or
 	// "vertex" (Vertex AI with the service account in CredentialsFile).
 	Auth string `yaml:"auth"`
@@ -302,6 +304,15 @@ type Provider struct {
 	SecretAccessKey Secret `yaml:"secret_access_key"`
 	// SessionToken is the AWS session token of temporary credentials.
 	SessionToken Secret `yaml:"session_token"`
+	// TenantID, ClientID and ClientSecret are a Microsoft Entra ID
+	// service principal for an azure provider with auth "entra": Causeway
+	// then gets its own tokens (client credentials grant) and renews them
+	// before they expire, and api_key is not used. TokenURL overrides
+	// the Entra token endpoint (sovereign clouds, tests).
+	TenantID     string `yaml:"tenant_id"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret Secret `yaml:"client_secret"`
+	TokenURL     string `yaml:"token_url"`
 	// Project is the Google Cloud project of a Vertex AI provider.
 	Project string `yaml:"project"`
 	// CredentialsFile is the path of a Google service-account JSON key

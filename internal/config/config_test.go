@@ -406,6 +406,12 @@ func TestValidate(t *testing.T) {
 			[]string{"models[0].targets[0].price.input_per_mtok: must be a number of US dollars", "models[0].targets[0].price.output_per_mtok"}},
 		{"bad price", "prices:\n  m: {cache_write_per_mtok: 2e6}\n",
 			[]string{`prices["m"].cache_write_per_mtok: must be a number`}},
+		{"entra principal without entra", "providers:\n  - {name: az, type: azure, base_url: https://r.openai.azure.com, client_id: app, client_secret: s, tenant_id: t}\n",
+			[]string{"providers[0].client_id: tenant_id, client_id, client_secret and token_url are for auth: entra"}},
+		{"entra principal incomplete", "providers:\n  - {name: az, type: azure, base_url: https://r.openai.azure.com, auth: entra, client_id: app, token_url: ftp://x}\n",
+			[]string{"providers[0].client_id: an Entra service principal needs", `providers[0].token_url: "ftp://x" is not an http or https URL`}},
+		{"entra principal with a key", "providers:\n  - {name: az, type: azure, base_url: https://r.openai.azure.com, auth: entra, client_id: app, client_secret: s, tenant_id: t, api_key: k}\n",
+			[]string{"providers[0].api_key: not used with an Entra service principal"}},
 		{"bad top level", "listen: localhost\nlog: {level: loud}\nlimits: {max_body_bytes: -1}\nmetering: {batch_size: -1}\n",
 			[]string{`listen: "localhost" is not a host:port`, `log.level: "loud" is not one of`, "limits.max_body_bytes: must be positive", "metering.batch_size: must be positive"}},
 	}

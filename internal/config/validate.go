@@ -103,6 +103,20 @@ func (c *Config) Validate() error {
 			if p.Auth != "" && p.Auth != "api-key" && p.Auth != "entra" {
 				v.addf(path+".auth", "%q is not one of api-key, entra", p.Auth)
 			}
+			sp := p.TenantID != "" || p.ClientID != "" || p.ClientSecret != "" || p.TokenURL != ""
+			switch {
+			case sp && p.Auth != "entra":
+				v.addf(path+".client_id", "tenant_id, client_id, client_secret and token_url are for auth: entra")
+			case sp && (p.ClientID == "" || p.ClientSecret == "" || (p.TenantID == "" && p.TokenURL == "")):
+				v.addf(path+".client_id", "an Entra service principal needs tenant_id (or token_url), client_id and client_secret")
+			case sp && p.APIKey != "":
+				v.addf(path+".api_key", "not used with an Entra service principal: remove it")
+			}
+			if p.TokenURL != "" {
+				if u, err := url.Parse(p.TokenURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+					v.addf(path+".token_url", "%q is not an http or https URL", p.TokenURL)
+				}
+			}
 		case "gemini":
 			if p.Auth != "" && p.Auth != "api-key" && p.Auth != "vertex" {
 				v.addf(path+".auth", "%q is not one of api-key, vertex", p.Auth)

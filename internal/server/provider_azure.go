@@ -13,6 +13,7 @@ func init() {
 		return azureprov.New(azureprov.Config{
 			Name: p.Name, BaseURL: p.BaseURL, APIVersion: p.APIVersion, Auth: p.Auth,
 			APIKey: p.APIKey.Reveal(), Headers: p.Headers,
+			TenantID: p.TenantID, ClientID: p.ClientID, ClientSecret: p.ClientSecret.Reveal(), TokenURL: p.TokenURL,
 			ConnectTimeout: p.Timeouts.Connect.Std(), FirstTokenTimeout: p.Timeouts.FirstToken.Std(),
 			IdleTimeout: p.Timeouts.Idle.Std(), TotalTimeout: p.Timeouts.Total.Std(),
 			MaxIdleConns: p.MaxIdleConns,

@@ -18,9 +18,12 @@
 // The gateway gives the deployment as the request's UpstreamModel (a
 // target's deployment overrides its model; the model still prices it).
 //
-// An Entra token is used as configured: refreshing it (they last about an
-// hour) is the operator's job for now, e.g. by reloading the configuration
-// with a new ${AZURE_OPENAI_AD_TOKEN}.
+// Entra ID auth takes either a bearer token as configured (refreshing it
+// is then the operator's job, e.g. by reloading the configuration with a
+// new ${AZURE_OPENAI_AD_TOKEN}), or a service principal (tenant, client
+// id and secret): Causeway then gets tokens with the OAuth 2.0 client
+// credentials grant (golang.org/x/oauth2) and renews each before it
+// expires.
 //
 // It must never import a front door; it owns no policy, routing or
 // metering.
@@ -35,6 +38,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/causeway-ai/causeway/internal/llm"
 	"github.com/causeway-ai/causeway/internal/provider/openai"
@@ -69,8 +75,13 @@ type Config struct {
 	// Auth is "api-key" (the default) or "entra".
 	Auth string
 	// APIKey is the resource key (api-key auth) or the Entra ID access
-	// token (entra auth).
+	// token (entra auth without a service principal).
 	APIKey string
+	// TenantID, ClientID and ClientSecret are an Entra ID service
+	// principal (entra auth): tokens are fetched from TokenURL (default
+	// https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token) for
+	// the Cognitive Services scope and renewed before they expire.
+	TenantID, ClientID, ClientSecret, TokenURL string
 	// Headers are extra headers sent with every request.
 	Headers map[string]string
 	// Timeouts, as in openai.Config.
@@ -137,18 +148,25 @@ func New(cfg Config) (*Provider, error) {
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	// An endpoint copied with its /openai suffix is still the resource.
 	base = strings.TrimSuffix(base, "/openai")
-	var authorize func(http.Header)
+	var authorize func(context.Context, http.Header) error
 	switch cfg.Auth {
 	case "", AuthAPIKey:
 		key := cfg.APIKey
-		authorize = func(h http.Header) {
+		authorize = func(_ context.Context, h http.Header) error {
 			if key != "" {
 				h.Set("Api-Key", key)
 			}
+			return nil
 		}
 	case AuthEntra:
-		bearer := "Bearer " + cfg.APIKey
-		authorize = func(h http.Header) { h.Set("Authorization", bearer) }
+		if cfg.ClientID == "" {
+			bearer := "Bearer " + cfg.APIKey
+			authorize = func(_ context.Context, h http.Header) error { h.Set("Authorization", bearer); return nil }
+			break
+		}
+		if authorize, err = entra(cfg); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("azure: auth %q is not one of %s, %s", cfg.Auth, AuthAPIKey, AuthEntra)
 	}
@@ -215,4 +233,37 @@ func DialectFor(apiVersion string) openai.Dialect {
 // apiVersion takes it; the golden translation tests use it.
 func EncodeChatRequest(req *llm.Request, apiVersion string) ([]byte, error) {
 	return openai.EncodeChatRequestDialect(req, DialectFor(apiVersion))
+}
+
+// EntraScope is the scope of the tokens Azure OpenAI accepts.
+const EntraScope = "https://cognitiveservices.azure.com/.default"
+
+// entraTokenTimeout bounds one token request to Entra ID.
+const entraTokenTimeout = 30 * time.Second
+
+// entra authorizes with tokens of an Entra ID service principal, fetched
+// with the client credentials grant and reused until shortly before they
+// expire (oauth2's ReuseTokenSource renews them 10 s early).
+func entra(cfg Config) (func(context.Context, http.Header) error, error) {
+	if cfg.ClientSecret == "" || (cfg.TenantID == "" && cfg.TokenURL == "") {
+		return nil, errors.New("azure: entra with client_id needs client_secret and tenant_id")
+	}
+	tokenURL := cfg.TokenURL
+	if tokenURL == "" {
+		tokenURL = "https://login.microsoftonline.com/" + url.PathEscape(cfg.TenantID) + "/oauth2/v2.0/token"
+	}
+	cc := &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: tokenURL,
+		Scopes: []string{EntraScope}, AuthStyle: oauth2.AuthStyleInParams}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: entraTokenTimeout})
+	ts := cc.TokenSource(ctx)
+	return func(_ context.Context, h http.Header) error {
+		tok, err := ts.Token()
+		if err != nil {
+			// oauth2's error carries Entra's answer, never the secret.
+			return &llm.Error{Kind: llm.KindUpstream, Code: "upstream_misconfigured",
+				Message: "could not get a Microsoft Entra ID token for the provider: " + err.Error(), Err: err}
+		}
+		h.Set("Authorization", "Bearer "+tok.AccessToken)
+		return nil
+	}, nil
 }

@@ -3,11 +3,13 @@ package azure
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -283,4 +285,90 @@ func FuzzUpstreamError(f *testing.F) {
 			t.Fatalf("explained %v as internal", err)
 		}
 	})
+}
+
+// entraServer is a Microsoft Entra ID token endpoint that issues
+// "tok-1", "tok-2"… valid for expiresIn seconds, and checks the client
+// credentials grant.
+func entraServer(t *testing.T, expiresIn int, fail bool) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			t.Errorf("token request: %v", err)
+		}
+		f := r.PostForm
+		w.Header().Set("Content-Type", "application/json")
+		if fail || f.Get("grant_type") != "client_credentials" || f.Get("client_id") != "app" ||
+			f.Get("client_secret") != "s3cret-value" || f.Get("scope") != EntraScope {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}`)
+			return
+		}
+		k := n.Add(1)
+		_, _ = fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":%d,"access_token":"tok-%d"}`, expiresIn, k)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// TestEntraServicePrincipal: with a service principal, every request
+// carries a token of its own fetching, renewed when it is about to
+// expire and reused while it is not; a token endpoint that refuses fails
+// the request clearly, without the secret.
+func TestEntraServicePrincipal(t *testing.T) {
+	srv, got := upstream(t, 200, wholeBody)
+	cfgFor := func(tokenURL string) Config {
+		return Config{BaseURL: srv.URL, Auth: AuthEntra, ClientID: "app", ClientSecret: "s3cret-value", TokenURL: tokenURL}
+	}
+	authorization := func() string {
+		got.mu.Lock()
+		defer got.mu.Unlock()
+		return got.header.Get("Authorization")
+	}
+
+	// Tokens that expire within oauth2's 10 s margin are renewed for
+	// every request.
+	short, issued := entraServer(t, 5, false)
+	p, err := New(cfgFor(short.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		if _, err := chat(t, p, false); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("Bearer tok-%d", i); authorization() != want {
+			t.Errorf("request %d authorization = %q, want %q", i, authorization(), want)
+		}
+	}
+	if issued.Load() != 2 {
+		t.Errorf("tokens issued = %d, want 2", issued.Load())
+	}
+
+	// An hour-long token is reused.
+	long, issued := entraServer(t, 3600, false)
+	p, _ = New(cfgFor(long.URL))
+	for range 3 {
+		if _, err := chat(t, p, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if issued.Load() != 1 || authorization() != "Bearer tok-1" {
+		t.Errorf("tokens issued = %d, authorization %q; want one token reused", issued.Load(), authorization())
+	}
+
+	// Refused.
+	bad, _ := entraServer(t, 3600, true)
+	p, _ = New(cfgFor(bad.URL))
+	_, err = chat(t, p, false)
+	e := llm.AsError(err)
+	if e.Kind != llm.KindUpstream || !strings.Contains(e.Message, "Microsoft Entra ID token") ||
+		!strings.Contains(e.Message, "AADSTS7000215") || strings.Contains(e.Message, "s3cret-value") {
+		t.Errorf("error = %v (%s); want an upstream error naming Entra, without the secret", e.Message, e.Kind)
+	}
+
+	if _, err := New(Config{BaseURL: srv.URL, Auth: AuthEntra, ClientID: "app"}); err == nil {
+		t.Error("New with a client id but no secret: no error")
+	}
 }

@@ -64,8 +64,9 @@ type Config struct {
 	// model.
 	EmbedURL func(model string) string
 	// Authorize, when set, sets the credential headers of every request
-	// instead of "Authorization: Bearer <APIKey>".
-	Authorize func(h http.Header)
+	// instead of "Authorization: Bearer <APIKey>". Its error (an
+	// *llm.Error) fails the attempt.
+	Authorize func(ctx context.Context, h http.Header) error
 	// Dialect adapts request bodies to an upstream that predates parts of
 	// the OpenAI API.
 	Dialect Dialect
@@ -138,7 +139,9 @@ func (p *Provider) post(ctx context.Context, url string, body []byte, stream boo
 		h.Set("Accept", "application/json")
 	}
 	if p.cfg.Authorize != nil {
-		p.cfg.Authorize(h)
+		if err := p.cfg.Authorize(ctx, h); err != nil {
+			return nil, err
+		}
 	} else if p.auth != "" {
 		h.Set("Authorization", p.auth)
 	}
