@@ -27,23 +27,29 @@ type approval struct {
 	reason  string
 }
 
-// approvals finds the approval requests in the context whose calls have
-// no output yet, and pairs them with the input's answers. waiting is the
-// call ids they hold back.
-func approvals(all []wire.Item) ([]approval, map[string]bool, error) {
-	calls := map[string]wire.Item{}
+// approvals finds the approval requests of the stored context (hist)
+// whose calls have no output yet, and pairs them with the answers in the
+// request's input. Only requests the runtime stored count: an approval
+// request in the input (a client replaying a context) is history, never
+// a licence to run a tool. waiting is the call ids they hold back.
+func approvals(hist, input []wire.Item) ([]approval, map[string]bool, error) {
 	done := map[string]bool{}
-	for _, it := range all {
-		switch it.Type {
-		case "function_call":
+	for _, items := range [][]wire.Item{hist, input} {
+		for _, it := range items {
+			if it.Type == "function_call_output" {
+				done[it.CallID] = true
+			}
+		}
+	}
+	calls := map[string]wire.Item{}
+	for _, it := range hist {
+		if it.Type == "function_call" {
 			calls[it.CallID] = it
-		case "function_call_output":
-			done[it.CallID] = true
 		}
 	}
 	var list []approval
 	byID := map[string]int{}
-	for _, it := range all {
+	for _, it := range hist {
 		if it.Type != "mcp_approval_request" || it.ServerLabel != approvalLabel {
 			continue
 		}
@@ -59,7 +65,7 @@ func approvals(all []wire.Item) ([]approval, map[string]bool, error) {
 		list = append(list, approval{req: it, call: call, reason: "no approval was given"})
 	}
 	answered := map[string]bool{}
-	for i, it := range all {
+	for i, it := range input {
 		if it.Type != "mcp_approval_response" {
 			continue
 		}

@@ -453,7 +453,7 @@ func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *Creat
 	}
 	pr.all = append(append([]wire.Item(nil), pr.hist...), pr.ctxInput...)
 	var waiting map[string]bool
-	if pr.approvals, waiting, err = approvals(pr.all); err != nil {
+	if pr.approvals, waiting, err = approvals(pr.hist, pr.ctxInput); err != nil {
 		return nil, err
 	}
 	if err := checkToolPairs(pr.all, waiting); err != nil {
