@@ -255,6 +255,7 @@ func TestDemo(t *testing.T) {
 	addr := out.find(t, regexp.MustCompile(`gateway on (http://\S+),`))[1]
 	key := out.find(t, regexp.MustCompile(`Demo key \(shown once\):\s+(sk-cw-\S+)`))[1]
 	admin := out.find(t, regexp.MustCompile(`Admin key:\s+(\S+)`))[1]
+	out.find(t, regexp.MustCompile(`"model":"sim-bedrock","input":"And then\?","previous_response_id"`))
 	out.find(t, regexp.MustCompile(`^Metrics:\s+http://\S+/metrics`))
 
 	resp, err := post(addr+"/v1/chat/completions", key, `{"model":"sim-openai","messages":[{"role":"user","content":"Hello, Causeway!"}]}`)
@@ -265,6 +266,30 @@ func TestDemo(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"chat.completion"`)) {
 		t.Fatalf("demo chat: %d %s", resp.StatusCode, b)
+	}
+	// The runtime lines the demo prints: a turn on Anthropic continued on
+	// Bedrock, and a background response.
+	var first struct{ ID, Status string }
+	for i, body := range []string{`{"model":"sim-anthropic","input":"Tell me about the bridge."}`,
+		`{"model":"sim-bedrock","input":"And then?","previous_response_id":"%s"}`,
+		`{"model":"sim-openai","input":"Take your time.","background":true}`} {
+		if i == 1 {
+			body = fmt.Sprintf(body, first.ID)
+		}
+		resp, err := post(addr+"/v1/responses", key, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct{ ID, Status string }
+		err = json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		want := map[int]string{0: "completed", 1: "completed", 2: "queued"}[i]
+		if err != nil || resp.StatusCode != 200 || r.Status != want {
+			t.Fatalf("demo response %d: %d %+v %v; want %s", i, resp.StatusCode, r, err, want)
+		}
+		if i == 0 {
+			first = r
+		}
 	}
 	req, _ := http.NewRequest(http.MethodGet, addr+"/metrics", nil)
 	resp, err = http.DefaultClient.Do(req)
@@ -290,8 +315,8 @@ func TestDemo(t *testing.T) {
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&u)
 	resp.Body.Close()
-	if u.Requests != 1 || u.CostUSD <= 0 {
-		t.Fatalf("demo usage = %+v, want 1 priced request", u)
+	if u.Requests < 3 || u.CostUSD <= 0 {
+		t.Fatalf("demo usage = %+v, want the chat and the responses, priced", u)
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {

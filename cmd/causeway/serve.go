@@ -319,6 +319,23 @@ Try it:
 
   curl -s "http://%[1]s/admin/v1/usage?key_id=%[2]s" -H "Authorization: Bearer %[4]s"
 
+The Responses API, state in this store (docs/runtime.md): a turn on Anthropic,
+continued on Bedrock with its id, and a background response you can cancel:
+
+  curl -s http://%[1]s/v1/responses \
+    -H "Authorization: Bearer %[3]s" -H "Content-Type: application/json" \
+    -d '{"model":"sim-anthropic","input":"Tell me about the bridge."}'
+
+  curl -s http://%[1]s/v1/responses \
+    -H "Authorization: Bearer %[3]s" -H "Content-Type: application/json" \
+    -d '{"model":"sim-bedrock","input":"And then?","previous_response_id":"resp_..."}'
+
+  curl -s http://%[1]s/v1/responses \
+    -H "Authorization: Bearer %[3]s" -H "Content-Type: application/json" \
+    -d '{"model":"sim-openai","input":"Take your time.","background":true}'
+
+  curl -s http://%[1]s/v1/responses/resp_.../cost -H "Authorization: Bearer %[3]s"
+
 Metrics:  http://%[1]s/metrics
 Models:   curl -s http://%[1]s/v1/models -H "Authorization: Bearer %[3]s"
 
