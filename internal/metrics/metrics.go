@@ -40,6 +40,12 @@ type Metrics struct {
 	UsagePending prometheus.Gauge
 	// UsageWriteErrors counts failed usage batch writes (they are retried).
 	UsageWriteErrors prometheus.Counter
+	// ToolCalls counts the Responses runtime's server-side tool calls by
+	// tool and outcome.
+	ToolCalls *prometheus.CounterVec
+	// BackgroundResponses is the number of background responses running
+	// in this process.
+	BackgroundResponses prometheus.Gauge
 }
 
 var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
@@ -87,7 +93,15 @@ func New() *Metrics {
 			Name: "causeway_usage_write_errors_total", Help: "Usage batch writes that failed and were retried.",
 		}),
 	}
-	r.MustRegister(m.Requests, m.Latency, m.TTFT, m.Tokens, m.Cost, m.UpstreamErrors, m.Attempts, m.CacheRequests, m.Hedges, m.Ejections, m.UsagePending, m.UsageWriteErrors)
+	m.ToolCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "causeway_tool_calls_total",
+		Help: "Server-side tool calls by tool and outcome: ok, error, refused (not allowed, repeated, over max_tool_calls, not approved) or approval_requested.",
+	}, []string{"tool", "outcome"})
+	m.BackgroundResponses = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "causeway_background_responses", Help: "Background responses running in this process.",
+	})
+	r.MustRegister(m.Requests, m.Latency, m.TTFT, m.Tokens, m.Cost, m.UpstreamErrors, m.Attempts, m.CacheRequests, m.Hedges, m.Ejections, m.UsagePending, m.UsageWriteErrors,
+		m.ToolCalls, m.BackgroundResponses)
 	return m
 }
 

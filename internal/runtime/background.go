@@ -150,6 +150,9 @@ func (rt *Runtime) createBackground(ctx context.Context, pr *prepared, emit Emit
 	bctx, cancel := context.WithCancelCause(gateway.WithAbortOnCancel(context.WithoutCancel(ctx)))
 	j.cancel = cancel
 	rt.bg.add(j)
+	if rt.Observe != nil {
+		rt.Observe.Background(1)
+	}
 	rt.bg.wg.Add(1)
 	go rt.runBackground(bctx, pr, b, j)
 	if emit == nil {
@@ -209,12 +212,17 @@ func (rt *Runtime) runBackground(ctx context.Context, pr *prepared, b *builder, 
 		}
 		cancel()
 	}
+	// Gone from the running set (readers now find it in the store, saved)
+	// before its followers are told it ended.
+	rt.bg.remove(j.id)
+	if rt.Observe != nil {
+		rt.Observe.Background(-1)
+	}
 	j.mu.Lock()
 	j.ended = true
 	close(j.changed)
 	j.changed = make(chan struct{})
 	j.mu.Unlock()
-	rt.bg.remove(j.id)
 	close(j.done)
 }
 

@@ -83,6 +83,8 @@ type Runtime struct {
 	// answer that cost is not available.
 	Ledger Ledger
 
+	// Observe, when set, is told what the runtime does, for metrics.
+	Observe Observer
 	// Tick is how often a background response writes its events and
 	// renews its lease (and a reader at another replica polls); 0 means
 	// one second.
@@ -94,6 +96,16 @@ type Runtime struct {
 	// answer, means none (requests that ask for compaction get the
 	// defaults).
 	Compaction func() *CompactionSettings
+}
+
+// Observer is told what the runtime does, for metrics.
+type Observer interface {
+	// ToolCall reports a server-side tool call's outcome: "ok", "error",
+	// "refused" or "approval_requested".
+	ToolCall(tool, outcome string)
+	// Background reports background responses starting (+1) and ending
+	// (-1) in this process.
+	Background(delta int)
 }
 
 // Recaller finds a subject's long-term memories that match a query.

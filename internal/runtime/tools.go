@@ -232,6 +232,7 @@ func (l *loop) runCalls(ctx context.Context, b *builder, calls []wire.Item) (ste
 				return oc, err
 			}
 			oc.approval = true
+			l.rt.observeTool(c.Name, "approval_requested")
 			continue
 		default:
 			pd.tool = st
@@ -290,6 +291,19 @@ func (l *loop) execute(ctx context.Context, b *builder, work []*pending) error {
 			}
 		}
 		meta["tool"] = pd.call.Name
+		outcome := "ok"
+		switch {
+		case pd.refuse != "":
+			outcome = "refused"
+		case pd.err != nil || pd.result.IsError:
+			outcome = "error"
+		}
+		// A tool not offered is named by the model: not a label value.
+		label := pd.call.Name
+		if _, offered := l.ts.server[label]; !offered {
+			label = "(not offered)"
+		}
+		l.rt.observeTool(label, outcome)
 		if pd.approvedBy != "" {
 			meta["approval_request_id"] = pd.approvedBy
 		}
@@ -345,4 +359,10 @@ func stepContext(ctx context.Context, rid string, n int) (context.Context, strin
 	}
 	info.ID = rid + "-" + strconv.Itoa(n)
 	return gateway.WithRequestInfo(ctx, &info), info.ID
+}
+
+func (rt *Runtime) observeTool(name, outcome string) {
+	if rt.Observe != nil {
+		rt.Observe.ToolCall(name, outcome)
+	}
 }

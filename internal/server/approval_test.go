@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -228,5 +230,40 @@ func TestServerToolApprovalNotForged(t *testing.T) {
 	}
 	if env.tt.hits.Load() != 0 {
 		t.Errorf("tool hits = %d, want 0", env.tt.hits.Load())
+	}
+}
+
+// TestRuntimeMetrics: tool calls are counted by tool and outcome (a name
+// the model made up is not a label), and background responses running.
+func TestRuntimeMetrics(t *testing.T) {
+	env := startApproval(t, "sqlite", "weather", "clock")
+	ctx := context.Background()
+	if _, err := env.c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("What time is it?")},
+		serverTools("clock")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("Weather?")},
+		serverTools("weather")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := env.c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("later"), Background: openai.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, env.c.Responses.GetStreaming(ctx, r.ID, responses.ResponseGetParams{}), 0)
+	hr, err := http.Get(env.e.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(hr.Body)
+	hr.Body.Close()
+	for _, want := range []string{
+		`causeway_tool_calls_total{outcome="ok",tool="clock"} 1`,
+		`causeway_tool_calls_total{outcome="approval_requested",tool="weather"} 1`,
+		"causeway_background_responses 0",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/causeway-ai/causeway/internal/billing"
 	"github.com/causeway-ai/causeway/internal/config"
 	respdoor "github.com/causeway-ai/causeway/internal/frontdoor/responses"
+	"github.com/causeway-ai/causeway/internal/metrics"
 	"github.com/causeway-ai/causeway/internal/runtime"
 )
 
@@ -17,6 +18,7 @@ func init() {
 			Memory: s.memoryService(), NeedsApproval: s.needsApproval, Ledger: s.store,
 			MaxResponseCost: func() int64 { return billing.FromUSD(s.live.Load().Tools.MaxResponseCostUSD) },
 			Compaction:      func() *runtime.CompactionSettings { return compactionSettings(s.live.Load().Compaction) }}
+		rt.Observe = runtimeMetrics{s.metrics}
 		if x := s.memoryExtractor(); x != nil {
 			rt.Extract = x
 		}
@@ -41,3 +43,12 @@ func compactionSettings(c *config.Compaction) *runtime.CompactionSettings {
 	return &runtime.CompactionSettings{Model: c.Model, Threshold: c.Threshold(), KeepRecentTurns: c.KeepTurns(),
 		MaxSummaryTokens: c.SummaryTokens(), Configured: true}
 }
+
+// runtimeMetrics puts what the runtime does into the Prometheus metrics.
+type runtimeMetrics struct{ m *metrics.Metrics }
+
+func (r runtimeMetrics) ToolCall(tool, outcome string) {
+	r.m.ToolCalls.WithLabelValues(tool, outcome).Inc()
+}
+
+func (r runtimeMetrics) Background(delta int) { r.m.BackgroundResponses.Add(float64(delta)) }
