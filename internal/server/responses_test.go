@@ -473,15 +473,32 @@ func TestResponsesCrossPrincipal(t *testing.T) {
 			_, checks["previous_response_id"] = c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("x"), PreviousResponseID: openai.String(resp.ID)})
 			_, checks["conversation"] = c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("x"),
 				Conversation: responses.ResponseNewParamsConversationUnion{OfString: openai.String(conv.ID)}})
+			_, checks["cancel"] = c.Responses.Cancel(ctx, resp.ID)
+			st := c.Responses.GetStreaming(ctx, resp.ID, responses.ResponseGetParams{})
+			st.Next()
+			checks["stream replay"] = st.Err()
+			var cost map[string]any
+			checks["response cost"] = c.Get(ctx, "responses/"+resp.ID+"/cost", nil, &cost)
+			checks["conversation cost"] = c.Get(ctx, "conversations/"+conv.ID+"/cost", nil, &cost)
+			checks["export"] = c.Get(ctx, "conversations/"+conv.ID+"/export", nil, nil)
+			_, checks["input_tokens"] = c.Responses.InputTokens.Count(ctx, responses.InputTokenCountParams{
+				Model: openai.String("sim-openai"), PreviousResponseID: openai.String(resp.ID)})
+			_, checks["compact"] = c.Responses.Compact(ctx, responses.ResponseCompactParams{Model: "sim-openai", PreviousResponseID: openai.String(resp.ID)})
+			_, checks["update conversation"] = c.Conversations.Update(ctx, conv.ID, conversations.ConversationUpdateParams{Metadata: map[string]string{"x": "y"}})
+			_, checks["DELETE item"] = c.Conversations.Items.Delete(ctx, conv.ID, items.Data[0].ID)
+			_, checks["DELETE conversation"] = c.Conversations.Delete(ctx, conv.ID)
 			for what, err := range checks {
 				if oaiStatus(err) != 404 {
 					t.Errorf("%s: %s: %v, want 404", name, what, err)
 				}
 			}
 		}
-		// Still there for its owner.
+		// Still there for its owner, untouched.
 		if _, err := env.c.Responses.Get(ctx, resp.ID, responses.ResponseGetParams{}); err != nil {
 			t.Errorf("owner GET after others tried: %v", err)
+		}
+		if got, err := env.c.Conversations.Items.List(ctx, conv.ID, conversations.ItemListParams{}); err != nil || len(got.Data) != 1 {
+			t.Errorf("owner's conversation after others tried: %v, %v", got, err)
 		}
 	})
 }
