@@ -9,6 +9,7 @@ import (
 
 	"github.com/causeway-ai/causeway/internal/gateway"
 	"github.com/causeway-ai/causeway/internal/identity"
+	"github.com/causeway-ai/causeway/internal/llm"
 	wire "github.com/causeway-ai/causeway/internal/schema/responses"
 	"github.com/causeway-ai/causeway/internal/store"
 )
@@ -39,6 +40,9 @@ const (
 	// defaultTick is how often a run writes its new events and renews
 	// its lease, and how often a reader at another replica polls.
 	defaultTick = time.Second
+	// persistTimeout bounds one tick's writes, so a hung store cannot
+	// hold a run (or its cancel) forever.
+	persistTimeout = 10 * time.Second
 )
 
 // job is a background response running in this process.
@@ -82,15 +86,30 @@ type jobs struct {
 	mu sync.Mutex
 	m  map[string]*job
 	wg sync.WaitGroup
+	// closed: the process is shutting down; no new run starts.
+	closed bool
 }
 
-func (js *jobs) add(j *job) {
+// add registers a run about to start; false once shutting down.
+func (js *jobs) add(j *job) bool {
 	js.mu.Lock()
 	defer js.mu.Unlock()
+	if js.closed {
+		return false
+	}
 	if js.m == nil {
 		js.m = map[string]*job{}
 	}
 	js.m[j.id] = j
+	js.wg.Add(1)
+	return true
+}
+
+// close stops new runs from starting.
+func (js *jobs) close() {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	js.closed = true
 }
 
 func (js *jobs) get(id string) *job {
@@ -149,11 +168,16 @@ func (rt *Runtime) createBackground(ctx context.Context, pr *prepared, emit Emit
 	// request's values (request id, principal) but not its cancellation.
 	bctx, cancel := context.WithCancelCause(gateway.WithAbortOnCancel(context.WithoutCancel(ctx)))
 	j.cancel = cancel
-	rt.bg.add(j)
+	if !rt.bg.add(j) {
+		cancel(errShutdown)
+		const msg = "The gateway is shutting down; this background response was not started."
+		body := patchStatus(body, "failed", &wire.Error{Code: "server_error", Message: msg})
+		_, _ = rt.Store.EndBackground(context.WithoutCancel(ctx), pr.o, j.id, "failed", msg, body)
+		return nil, &llm.Error{Kind: llm.KindUnavailable, Message: msg}
+	}
 	if rt.Observe != nil {
 		rt.Observe.Background(1)
 	}
-	rt.bg.wg.Add(1)
 	go rt.runBackground(bctx, pr, b, j)
 	if emit == nil {
 		return queued, nil
@@ -230,7 +254,20 @@ func (rt *Runtime) runBackground(ctx context.Context, pr *prepared, b *builder, 
 // row in progress when body is given); a row ended elsewhere cancels
 // the run.
 func (rt *Runtime) persist(ctx context.Context, b *builder, j *job, body []byte) {
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
+	defer cancel()
+	status := ""
+	if body != nil {
+		status = "in_progress"
+	}
+	// The lease first: a row ended or deleted meanwhile gets no events.
+	if err := rt.Store.UpdateBackground(ctx, j.o, j.id, status, body, time.Now().Add(leaseFor)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			// Cancelled (or deleted) through another replica.
+			j.cancel(errCancelled)
+		}
+		return
+	}
 	j.mu.Lock()
 	from := j.stored
 	evs := j.events[from:len(j.events):len(j.events)]
@@ -239,14 +276,6 @@ func (rt *Runtime) persist(ctx context.Context, b *builder, j *job, body []byte)
 		j.mu.Lock()
 		j.stored = from + len(evs)
 		j.mu.Unlock()
-	}
-	status := ""
-	if body != nil {
-		status = "in_progress"
-	}
-	if err := rt.Store.UpdateBackground(ctx, j.o, j.id, status, body, time.Now().Add(leaseFor)); errors.Is(err, store.ErrNotFound) {
-		// Cancelled (or deleted) through another replica.
-		j.cancel(errCancelled)
 	}
 }
 
@@ -396,6 +425,7 @@ func (rt *Runtime) FollowEvents(ctx context.Context, p *identity.Principal, id s
 // Wait waits until the background responses running here have ended,
 // or ctx is done.
 func (rt *Runtime) Wait(ctx context.Context) error {
+	rt.bg.close()
 	done := make(chan struct{})
 	go func() { rt.bg.wg.Wait(); close(done) }()
 	select {

@@ -532,6 +532,22 @@ func (b *builder) prepareFinal() {
 	}
 }
 
+// unprepareFinal takes back the last event prepared for a response whose
+// save failed: it ends failed instead, numbered after what was sent.
+func (b *builder) unprepareFinal() {
+	if !b.finalled {
+		return
+	}
+	b.finalled = false
+	if b.final != nil {
+		b.seq--
+		if b.record && len(b.events) > 0 {
+			b.events = b.events[:len(b.events)-1]
+		}
+	}
+	b.final, b.finalT = nil, ""
+}
+
 // finishStream sends the last event of a streamed response.
 func (b *builder) finishStream() error {
 	if b.emit == nil {

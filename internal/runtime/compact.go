@@ -264,7 +264,7 @@ func (rt *Runtime) compactContext(ctx context.Context, p *identity.Principal, cp
 		return hist, input, nil, err
 	}
 	all := append(append([]wire.Item(nil), hist...), input...)
-	_, waiting, err := approvals(hist, input)
+	_, waiting, err := rt.approvals(ctx, OwnerOf(p), hist, input)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -478,7 +478,7 @@ func (rt *Runtime) Compact(ctx context.Context, p *identity.Principal, cp *Creat
 		hist = nil
 	}
 	all := append(append([]wire.Item(nil), hist...), input...)
-	_, waiting, err := approvals(hist, input)
+	_, waiting, err := rt.approvals(ctx, o, hist, input)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,7 @@ type Store interface {
 	ResponseItems(ctx context.Context, o store.Owner, id, kind string, p store.Page) ([]store.Item, bool, error)
 	ResponseEvents(ctx context.Context, o store.Owner, id string, after int64) ([]json.RawMessage, error)
 	FindItem(ctx context.Context, o store.Owner, id string) (*store.Item, error)
+	OutputItem(ctx context.Context, o store.Owner, id string) (*store.Item, error)
 	ListResponses(ctx context.Context, o store.Owner, p store.Page) ([]store.Response, bool, error)
 
 	CreateConversation(ctx context.Context, o store.Owner, c *store.Conversation, items []store.Item) error
@@ -465,7 +466,7 @@ func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *Creat
 	}
 	pr.all = append(append([]wire.Item(nil), pr.hist...), pr.ctxInput...)
 	var waiting map[string]bool
-	if pr.approvals, waiting, err = approvals(pr.hist, pr.ctxInput); err != nil {
+	if pr.approvals, waiting, err = rt.approvals(ctx, pr.o, pr.hist, pr.ctxInput); err != nil {
 		return nil, err
 	}
 	if err := checkToolPairs(pr.all, waiting); err != nil {
@@ -494,16 +495,41 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 	ctxInput, cmp := pr.ctxInput, pr.cmp                          // compaction
 	rid := gateway.RequestID(ctx)
 	l := &loop{rt: rt, p: p, cp: cp, ts: ts, rid: rid, counts: repeatCounts(all)}
+	maxSteps := rt.maxSteps()
+	budget := rt.budget(cp)
+	var spent int64
 	b.memoryIDs = pr.memoryIDs
+	// answered are the outputs of the calls a person answered; they stay
+	// in the context however it is cut (truncation "auto" never drops the
+	// calls they answer, cutLimit).
+	var answered []wire.Item
+	cutLimit := len(hist)
+	compacted := false
 	if len(pr.approvals) > 0 {
-		// Calls a person has answered run (or are refused) first.
+		// Calls a person has answered run (or are refused) first, after
+		// the compaction made for this response (the first output item,
+		// so that the next turn, which starts at it, has their outputs).
 		if err := b.start(); err != nil {
 			return nil, err
 		}
+		if err := b.addCompaction(cmp); err != nil {
+			return nil, err
+		}
+		spent += cmp.cost() // compaction: counts toward the response's cost cap
+		compacted = true
+		from := len(b.resp.Output)
 		if err := l.answered(ctx, b, pr.approvals); err != nil {
 			return nil, err
 		}
-		all = append(all, b.resp.Output...)
+		answered = append(answered, b.resp.Output[from:]...)
+		all = append(all, answered...)
+		for _, a := range pr.approvals {
+			for i := range hist {
+				if hist[i].Type == "function_call" && hist[i].CallID == a.call.CallID {
+					cutLimit = min(cutLimit, i)
+				}
+			}
+		}
 		var err error
 		if req, err = request(cp, all, ts); err != nil {
 			return rt.failed(ctx, o, cp, b, input, err)
@@ -512,16 +538,13 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 			return rt.failed(ctx, o, cp, b, input, err)
 		}
 	}
-	maxSteps := rt.maxSteps()
-	budget := rt.budget(cp)
-	var spent int64
 	for step := 1; ; step++ {
 		sctx, srid := ctx, rid
 		if step > 1 {
 			sctx, srid = stepContext(ctx, rid, step)
 		}
 		call, err := rt.GW.Chat(sctx, p, req)
-		if step == 1 && err != nil && truncateAuto(cp) && isContextLength(err) && cmp == nil && rt.compactOnTruncate() {
+		if step == 1 && err != nil && truncateAuto(cp) && isContextLength(err) && cmp == nil && len(answered) == 0 && rt.compactOnTruncate() {
 			// compaction: truncation "auto" compacts first, when configured;
 			// when that fails or is not enough, turns are dropped below.
 			if h, in, c, cerr := rt.compactSplit(ctx, p, cp, hist, ctxInput, rt.compactionSettings()); cerr == nil && c != nil {
@@ -542,10 +565,10 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 			// truncation "auto": drop the oldest turns of the history
 			// (never the request's own input) and try again.
 			var ok bool
-			if cut, ok = nextCut(hist, cut); !ok {
+			if cut, ok = nextCut(hist, cut); !ok || cut > cutLimit {
 				break
 			}
-			kept := append(append([]wire.Item(nil), hist[cut:]...), ctxInput...)
+			kept := append(append(append([]wire.Item(nil), hist[cut:]...), ctxInput...), answered...)
 			if req, err = request(cp, kept, ts); err != nil {
 				return nil, err
 			}
@@ -569,11 +592,13 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 				return nil, err
 			}
 			// compaction: the compaction made is the first output item.
-			if err := b.addCompaction(cmp); err != nil {
-				call.Finish(err)
-				return nil, err
+			if !compacted {
+				if err := b.addCompaction(cmp); err != nil {
+					call.Finish(err)
+					return nil, err
+				}
+				spent += cmp.cost() // compaction: counts toward the response's cost cap
 			}
-			spent += cmp.cost() // compaction: counts toward the response's cost cap
 		}
 		b.nextStep()
 		b.family = call.Family
@@ -635,6 +660,12 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 		return nil, err
 	}
 	if err := rt.save(ctx, o, cp, b, input); err != nil {
+		if b.emit != nil && b.started && !b.resp.Background {
+			// The stream has begun: it ends failed (a background
+			// response's run records that itself).
+			b.fail(err)
+			return b.resp, b.finishStream()
+		}
 		return nil, err
 	}
 	rt.extract(p, o, cp, b, input) // memory extraction
@@ -696,6 +727,7 @@ func (rt *Runtime) save(ctx context.Context, o store.Owner, cp *CreateParams, b 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
 	if err := rt.Store.SaveResponse(ctx, o, r, in, out, b.events); err != nil {
+		b.unprepareFinal()
 		return mapStoreErr(err, "conversation", "Conversation with id '"+cp.ConversationID+"' not found.")
 	}
 	return nil

@@ -320,6 +320,25 @@ func (s *Store) FindItem(ctx context.Context, o Owner, id string) (*Item, error)
 	return &it, nil
 }
 
+// OutputItem returns the output item id of one of the owner's responses:
+// an item the runtime made, never one a client wrote (those are input or
+// conversation items, whatever their id). ErrNotFound when there is none.
+func (s *Store) OutputItem(ctx context.Context, o Owner, id string) (*Item, error) {
+	var it Item
+	var body string
+	err := s.r.QueryRowContext(ctx, s.rebind(`SELECT id, type, body, response_id, seq FROM items
+		WHERE tenant_id = $1 AND subject = $2 AND id = $3 AND kind = $4 LIMIT 1`), o.Tenant, o.Subject, id, KindOutput).Scan(
+		&it.ID, &it.Type, &body, &it.ResponseID, &it.Seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: output item %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: output item %s: %w", id, err)
+	}
+	it.Body = json.RawMessage(body)
+	return &it, nil
+}
+
 // listItems pages through the items whose column (response_id or
 // conversation_id) is id, of the given kind, in seq order.
 func (s *Store) listItems(ctx context.Context, o Owner, column, id, kind string, p Page) ([]Item, bool, error) {
