@@ -614,7 +614,10 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 					break
 				}
 				call.Finish(nil)
-				if b.emit == nil && step == 1 {
+				if b.emit == nil && step == 1 && len(answered) == 0 {
+					// A whole response that failed before anything ran
+					// is the client's error; once approved calls have
+					// run, it is stored failed with their outputs.
 					return nil, err
 				}
 				return rt.failed(ctx, o, cp, b, input, err)
