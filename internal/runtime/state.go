@@ -161,6 +161,9 @@ func (rt *Runtime) AddItems(ctx context.Context, p *identity.Principal, id strin
 		return nil, err
 	}
 	if err := rt.Store.AddConversationItems(ctx, OwnerOf(p), id, st); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, invalid("items", "An item with one of these ids is already in the conversation, or given twice.").WithCode("duplicate_item_id")
+		}
 		return nil, mapStoreErr(err, "", conversationNotFound(id))
 	}
 	return list(st, false), nil

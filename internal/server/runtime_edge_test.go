@@ -229,3 +229,48 @@ func TestDeletedBackgroundKeepsNoEvents(t *testing.T) {
 		t.Errorf("%d stream events of deleted response %s are stored again, orphaned", rows, r.ID)
 	}
 }
+
+// An item of a conversation referenced again in a response's input is not
+// stored twice in the conversation (one id, one item); adding an item
+// whose id is already there is a 400.
+func TestConversationItemOnce(t *testing.T) {
+	env := startResponses(t, "sqlite")
+	ctx := context.Background()
+	conv, err := env.c.Conversations.New(ctx, conversations.ConversationNewParams{
+		Items: []responses.ResponseInputItemUnionParam{responses.ResponseInputItemParamOfMessage("remember this", responses.EasyInputMessageRoleUser)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := env.c.Conversations.Items.List(ctx, conv.ID, conversations.ItemListParams{})
+	if err != nil || len(items.Data) != 1 {
+		t.Fatalf("items = %v, %v", items, err)
+	}
+	ref := items.Data[0].ID
+	_, err = env.c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai",
+		Conversation: responses.ResponseNewParamsConversationUnion{OfString: openai.String(conv.ID)},
+		Input: responses.ResponseNewParamsInputUnion{OfInputItemList: []responses.ResponseInputItemUnionParam{
+			responses.ResponseInputItemParamOfItemReference(ref),
+			responses.ResponseInputItemParamOfMessage("and now?", responses.EasyInputMessageRoleUser),
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err = env.c.Conversations.Items.List(ctx, conv.ID, conversations.ItemListParams{Limit: openai.Int(100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, it := range items.Data {
+		if it.ID == ref {
+			n++
+		}
+	}
+	if n != 1 || len(items.Data) != 3 {
+		t.Errorf("conversation holds %d items, %d with id %s; want 3 items, the referenced one once", len(items.Data), n, ref)
+	}
+	st, _, body := env.e.Post(t, env.key, "/v1/conversations/"+conv.ID+"/items",
+		`{"items":[{"type":"message","role":"user","id":"`+ref+`","content":"again"}]}`)
+	if st != 400 || !strings.Contains(string(body), "already in the conversation") {
+		t.Errorf("adding an item with an id already there: %d %s, want 400", st, body)
+	}
+}

@@ -137,6 +137,9 @@ func (s *Store) SaveResponse(ctx context.Context, o Owner, r *Response, input, o
 		for i := range all {
 			all[i].ResponseID = r.ID
 		}
+		if all, err = s.newInConversation(ctx, tx, o, r.ConversationID, all); err != nil {
+			return fmt.Errorf("store: save response %s: %w", r.ID, err)
+		}
 		if err := s.appendConversation(ctx, tx, o, r.ConversationID, all); err != nil {
 			return fmt.Errorf("store: save response %s: %w", r.ID, err)
 		}
@@ -162,6 +165,29 @@ func (s *Store) insertItems(ctx context.Context, tx *sql.Tx, o Owner, kind, resp
 		}
 	}
 	return nil
+}
+
+// newInConversation drops the items already in the conversation (an input
+// item_reference to one of its items): an id appears once in a
+// conversation.
+func (s *Store) newInConversation(ctx context.Context, tx *sql.Tx, o Owner, id string, items []Item) ([]Item, error) {
+	out := items[:0:0]
+	seen := map[string]bool{}
+	for _, it := range items {
+		if seen[it.ID] {
+			continue
+		}
+		seen[it.ID] = true
+		var n int
+		if err := tx.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM items
+			WHERE tenant_id = $1 AND conversation_id = $2 AND kind = $3 AND id = $4`), o.Tenant, id, KindConversation, it.ID).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			out = append(out, it)
+		}
+	}
+	return out, nil
 }
 
 // appendConversation adds items at the end of the owner's conversation.
@@ -529,6 +555,11 @@ func (s *Store) AddConversationItems(ctx context.Context, o Owner, id string, it
 		return fmt.Errorf("store: add conversation %s items: %w", id, err)
 	}
 	defer tx.Rollback()
+	if fresh, err := s.newInConversation(ctx, tx, o, id, items); err != nil {
+		return fmt.Errorf("store: add conversation %s items: %w", id, err)
+	} else if len(fresh) != len(items) {
+		return fmt.Errorf("store: add conversation %s items: an id is already there: %w", id, ErrConflict)
+	}
 	if err := s.appendConversation(ctx, tx, o, id, items); err != nil {
 		return fmt.Errorf("store: add conversation %s items: %w", id, err)
 	}
