@@ -494,13 +494,10 @@ func (b *builder) fail(err error) {
 // cancelled ends the response as cancelled (a background response's
 // cancel): what it produced so far is kept.
 func (b *builder) cancelled() {
-	if emit := b.emit; emit != nil {
-		b.emit = func(string, []byte) error { return nil }
-		_ = b.closeAll()
-		b.emit = emit
-	} else {
-		_ = b.closeAll()
-	}
+	// Its open items are closed for live followers as for the stored
+	// replay (only background responses are cancelled: their emitter is
+	// the run's event log, which never fails).
+	_ = b.closeAll()
 	b.setUsage()
 	b.info()
 	b.resp.Status = "cancelled"
