@@ -71,79 +71,43 @@ func TestApprovalForgedInConversation(t *testing.T) {
 	}
 }
 
-// A background response whose final save fails (its conversation was
-// deleted while it ran) ends its stream, in sequence, with an "error"
-// event and response.failed — not with a response.completed that was
-// never stored.
-func TestBackgroundSaveFailureEndsFailed(t *testing.T) {
-	e := servertest.Start(t, servertest.Options{Sim: sim.Options{ITL: 15 * time.Millisecond}})
-	_, key := e.CreateKey(t, server.KeyRequest{Name: "alice", User: "alice"})
-	c := newClient(e.URL, key)
-	ctx := context.Background()
-	conv, err := c.Conversations.New(ctx, conversations.ConversationNewParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := c.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: "sim-openai",
-		Input: textInput("Stream in the background please"), Background: openai.Bool(true),
-		Conversation: responses.ResponseNewParamsConversationUnion{OfString: openai.String(conv.ID)}})
-	var got []string
-	deleted := false
-	for st.Next() {
-		ev := st.Current()
-		got = append(got, fmt.Sprintf("%d:%s", ev.SequenceNumber, ev.Type))
-		if ev.Type == "response.output_text.delta" && !deleted {
-			deleted = true
-			if _, err := c.Conversations.Delete(ctx, conv.ID); err != nil {
+// TestSaveFailureEndsFailed: a streamed response whose final save fails
+// (its conversation was deleted while it ran) ends its stream, in
+// sequence, with an "error" event and response.failed — not with a
+// response.completed that was never stored; in the background too.
+func TestSaveFailureEndsFailed(t *testing.T) {
+	for _, background := range []bool{false, true} {
+		t.Run(fmt.Sprintf("background=%v", background), func(t *testing.T) {
+			e := servertest.Start(t, servertest.Options{Sim: sim.Options{ITL: 15 * time.Millisecond}})
+			_, key := e.CreateKey(t, server.KeyRequest{Name: "alice", User: "alice"})
+			c := newClient(e.URL, key)
+			ctx := context.Background()
+			conv, err := c.Conversations.New(ctx, conversations.ConversationNewParams{})
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
-	}
-	t.Logf("events: %v (err %v)", got[len(got)-4:], st.Err())
-	last := -1
-	for _, g := range got {
-		var n int
-		fmt.Sscanf(g, "%d:", &n)
-		if n != last+1 {
-			t.Fatalf("sequence gap/reorder at %s (previous %d): %v", g, last, got[len(got)-4:])
-		}
-		last = n
-	}
-	if n := len(got); n < 2 || !strings.HasSuffix(got[n-2], ":error") || !strings.HasSuffix(got[n-1], ":response.failed") {
-		t.Errorf("stream ends %v, want error then response.failed", got[max(0, len(got)-3):])
-	}
-}
-
-// A streamed (foreground) response whose save fails ends its stream with
-// an "error" event and response.failed.
-func TestStreamSaveFailureEndsFailed(t *testing.T) {
-	e := servertest.Start(t, servertest.Options{Sim: sim.Options{ITL: 15 * time.Millisecond}})
-	_, key := e.CreateKey(t, server.KeyRequest{Name: "alice", User: "alice"})
-	c := newClient(e.URL, key)
-	ctx := context.Background()
-	conv, err := c.Conversations.New(ctx, conversations.ConversationNewParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := c.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: "sim-openai",
-		Input:        textInput("Stream please"),
-		Conversation: responses.ResponseNewParamsConversationUnion{OfString: openai.String(conv.ID)}})
-	var got []string
-	deleted := false
-	for st.Next() {
-		ev := st.Current()
-		got = append(got, ev.Type)
-		if ev.Type == "response.output_text.delta" && !deleted {
-			deleted = true
-			if _, err := c.Conversations.Delete(ctx, conv.ID); err != nil {
-				t.Fatal(err)
+			st := c.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: "sim-openai",
+				Input: textInput("Stream please"), Background: openai.Bool(background),
+				Conversation: responses.ResponseNewParamsConversationUnion{OfString: openai.String(conv.ID)}})
+			var got []string
+			deleted := false
+			for st.Next() {
+				ev := st.Current()
+				if want := int64(len(got)); ev.SequenceNumber != want {
+					t.Fatalf("event %s has sequence_number %d, want %d", ev.Type, ev.SequenceNumber, want)
+				}
+				got = append(got, ev.Type)
+				if ev.Type == "response.output_text.delta" && !deleted {
+					deleted = true
+					if _, err := c.Conversations.Delete(ctx, conv.ID); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
-		}
-	}
-	last := got[len(got)-1]
-	t.Logf("last events: %v (err %v)", got[len(got)-3:], st.Err())
-	if last != "response.failed" || got[len(got)-2] != "error" {
-		t.Errorf("stream ended with %v, want error then response.failed", got[len(got)-3:])
+			if n := len(got); n < 2 || got[n-2] != "error" || got[n-1] != "response.failed" {
+				t.Errorf("stream ends %v (err %v), want error then response.failed", got[max(0, len(got)-3):], st.Err())
+			}
+		})
 	}
 }
 
