@@ -41,9 +41,14 @@ const (
 	RRFK = 60
 )
 
-// embedding returns the vector of text by the configured model, as p.
+// embedding returns the vector of text by the configured model, as p
+// (nil when none is configured).
 func (s *Service) embedding(ctx context.Context, p *identity.Principal, text string) (*store.Vector, error) {
-	model := s.embeddingModel()
+	return s.embed(ctx, p, text, s.embeddingModel())
+}
+
+// embed returns the vector of text by model, as p (nil for no model).
+func (s *Service) embed(ctx context.Context, p *identity.Principal, text, model string) (*store.Vector, error) {
 	if model == "" || s.Embedder == nil {
 		return nil, nil
 	}
@@ -99,8 +104,8 @@ type scored struct {
 // nearest ranks the owner's memories in a namespace by cosine similarity
 // to q, best first, at most limit of them. It scans every vector of the
 // namespace that the configured model made with len(q) dimensions.
-func (s *Service) nearest(ctx context.Context, o store.Owner, ns string, q []float32, limit int) ([]scored, error) {
-	vs, err := s.Store.MemoryVectors(ctx, o, ns, s.embeddingModel(), len(q))
+func (s *Service) nearest(ctx context.Context, o store.Owner, ns, model string, q []float32, limit int) ([]scored, error) {
+	vs, err := s.Store.MemoryVectors(ctx, o, ns, model, len(q))
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +154,9 @@ func fuse(limit int, rankings ...[]string) []scored {
 
 // search ranks the owner's memories in a namespace for a query by mode.
 func (s *Service) search(ctx context.Context, p *identity.Principal, o store.Owner, ns, query, mode string, limit int) ([]store.MemoryHit, error) {
-	vectors := s.embeddingModel() != "" && s.Embedder != nil
+	// The model is read once: a reload may change it meanwhile.
+	model := s.embeddingModel()
+	vectors := model != "" && s.Embedder != nil
 	switch mode {
 	case "", ModeHybrid:
 		if !vectors {
@@ -164,7 +171,7 @@ func (s *Service) search(ctx context.Context, p *identity.Principal, o store.Own
 	default:
 		return nil, invalid("mode", "invalid_value", "Invalid value: '%s'. Supported values are: 'hybrid', 'text' and 'vector'.", mode)
 	}
-	qv, err := s.embedding(ctx, p, query)
+	qv, err := s.embed(ctx, p, query, model)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +179,7 @@ func (s *Service) search(ctx context.Context, p *identity.Principal, o store.Own
 	if mode != ModeVector {
 		depth = max(limit, FusionDepth)
 	}
-	near, err := s.nearest(ctx, o, ns, qv.Values, depth)
+	near, err := s.nearest(ctx, o, ns, model, qv.Values, depth)
 	if err != nil {
 		return nil, err
 	}

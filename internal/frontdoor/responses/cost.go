@@ -44,6 +44,10 @@ func (h *Handler) inputTokens(w http.ResponseWriter, r *http.Request) {
 		openai.WriteError(w, err)
 		return
 	}
+	if head == nil {
+		openai.WriteError(w, invalid("", "Invalid body: expected a JSON object.").WithCode("invalid_type"))
+		return
+	}
 	var model string
 	_ = json.Unmarshal(head["model"], &model)
 	if model == "" {
