@@ -82,10 +82,10 @@ func New(c config.HTTPTool) (*Tool, error) {
 	t.client = t.guard.Client(t.timeout)
 	guarded := t.client.CheckRedirect
 	t.client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		// Go forwards custom headers on a redirect; to another host they
-		// would hand over the configured secrets and a replayable
-		// identity signature.
-		if req.URL.Host != via[0].URL.Host {
+		// Go forwards custom headers on a redirect; to another host, or
+		// to the same host without TLS, they would hand over the
+		// configured secrets and a replayable identity signature.
+		if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
 			for k := range t.headers {
 				req.Header.Del(k)
 			}

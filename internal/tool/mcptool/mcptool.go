@@ -401,7 +401,7 @@ func (s *Server) dial(ctx context.Context) (*mcp.ClientSession, error) {
 		}
 		t = &mcp.StreamableClientTransport{
 			Endpoint: s.cfg.URL,
-			HTTPClient: &http.Client{Transport: headerTransport{base: http.DefaultTransport, host: u.Host, header: h,
+			HTTPClient: &http.Client{Transport: headerTransport{base: http.DefaultTransport, host: u.Host, scheme: u.Scheme, header: h,
 				secret: s.cfg.IdentitySecret.Reveal()}},
 		}
 	} else {
@@ -741,12 +741,15 @@ type identityKey struct{}
 type headerTransport struct {
 	base   http.RoundTripper
 	host   string
+	scheme string
 	header http.Header
 	secret string
 }
 
 func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Host != h.host {
+	// Only to the configured server, by the configured scheme: an https
+	// server redirecting to plain http gets no credentials either.
+	if r.URL.Host != h.host || (h.scheme != "" && r.URL.Scheme != h.scheme) {
 		return h.base.RoundTrip(r)
 	}
 	id, isCall := r.Context().Value(identityKey{}).(tool.Identity)
