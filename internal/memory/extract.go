@@ -177,10 +177,11 @@ func (x *Extractor) extract(ctx context.Context, p *identity.Principal, o store.
 			return stored, err
 		}
 		_, err := x.svc.Create(ctx, p, o, CreateParams{Namespace: ns, Text: txt, SourceItemIDs: sources,
-			ConversationID: t.ConversationID, Metadata: map[string]string{"source": "extraction", "response_id": t.ResponseID}})
+			ConversationID: t.ConversationID, FromResponse: t.ResponseID,
+			Metadata: map[string]string{"source": "extraction", "response_id": t.ResponseID}})
 		if err != nil {
 			if llm.AsError(err).Kind == llm.KindNotFound {
-				break // the conversation was deleted meanwhile
+				break // the response, its conversation or its user was deleted meanwhile
 			}
 			return stored, err
 		}

@@ -108,6 +108,11 @@ type CreateParams struct {
 	// ConversationID links the memory to one of the caller's
 	// conversations: deleting the conversation deletes the memory.
 	ConversationID string `json:"conversation_id"`
+	// FromResponse (extraction only) is the response the memory was
+	// learnt from: if it is gone by the time the memory is written (the
+	// user was erased, the response or its conversation deleted), the
+	// memory is not written.
+	FromResponse string `json:"-"`
 }
 
 // UpdateParams is the body of PATCH /v1/memories/{id}: the fields given
@@ -317,11 +322,18 @@ func (s *Service) Create(ctx context.Context, pr *identity.Principal, o store.Ow
 	}
 	now := s.now()
 	m := &store.Memory{ID: identity.NewID("mem_"), Namespace: ns, Text: p.Text, Metadata: p.Metadata,
-		SourceItemIDs: p.SourceItemIDs, ConversationID: p.ConversationID, CreatedAt: now, UpdatedAt: now}
+		SourceItemIDs: p.SourceItemIDs, ConversationID: p.ConversationID, FromResponse: p.FromResponse, CreatedAt: now, UpdatedAt: now}
 	if m.Vector, err = s.embedding(ctx, pr, p.Text); err != nil {
 		return nil, err
 	}
 	if err := s.Store.CreateMemory(ctx, o, m); err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound) && p.FromResponse != "":
+			return nil, &llm.Error{Kind: llm.KindNotFound, Message: "The response the memory was learnt from is gone.", Err: err}
+		case errors.Is(err, store.ErrNotFound) && p.ConversationID != "":
+			return nil, (&llm.Error{Kind: llm.KindNotFound, Param: "conversation_id",
+				Message: fmt.Sprintf("Conversation with id '%s' not found.", p.ConversationID)}).WithCode("not_found")
+		}
 		return nil, err
 	}
 	r := recordOf(m)

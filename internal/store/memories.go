@@ -31,6 +31,10 @@ type Memory struct {
 	ConversationID string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// FromResponse, when set on CreateMemory, is the response the memory
+	// was learnt from: it is stored only if that response still exists
+	// (an erasure or a deletion meanwhile wins). Not stored.
+	FromResponse string
 	// Vector, when set on CreateMemory or UpdateMemory, is stored as the
 	// memory's embedding in the same transaction. UpdateMemory deletes
 	// the vector a memory had either way (its text may have changed).
@@ -285,6 +289,26 @@ func (s *Store) CreateMemory(ctx context.Context, o Owner, m *Memory) error {
 		return fmt.Errorf("store: create memory: %w", err)
 	}
 	defer tx.Rollback()
+	// What the memory hangs on must still be there when it is written:
+	// the no-op updates check it and, on PostgreSQL, lock the row until
+	// the transaction ends, so a delete cannot slip in between (SQLite's
+	// single writer serialises them already).
+	for _, dep := range []struct{ table, id string }{{"conversations", m.ConversationID}, {"responses", m.FromResponse}} {
+		if dep.id == "" {
+			continue
+		}
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE `+dep.table+` SET id = id WHERE tenant_id = $1 AND subject = $2 AND id = $3`),
+			o.Tenant, o.Subject, dep.id)
+		if err != nil {
+			return fmt.Errorf("store: create memory %s: %w", m.ID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = ErrNotFound
+			}
+			return fmt.Errorf("store: create memory %s: %s %s: %w", m.ID, dep.table, dep.id, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO memories (id, tenant_id, subject, namespace, text,
 		metadata, source_item_ids, created_at, updated_at, conversation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
 		m.ID, o.Tenant, o.Subject, m.Namespace, m.Text, meta, src, micros(m.CreatedAt), micros(m.UpdatedAt), m.ConversationID); err != nil {
