@@ -42,6 +42,11 @@ func TestExtractDuplicates(t *testing.T) {
 		if _, err := svc.Create(ctx, p, o, CreateParams{Namespace: "n", Text: "The user lives in Porto."}); err != nil {
 			t.Fatal(err)
 		}
+		// The turn's response is stored: memories are written only while
+		// it exists.
+		if err := s.SaveResponse(ctx, o, &store.Response{ID: "resp_1", Model: "m", Status: "completed", Store: true}, nil, nil, nil); err != nil {
+			t.Fatal(err)
+		}
 		n, err := x.Extract(ctx, p, o, turn)
 		if err != nil || n != 1 {
 			t.Fatalf("Extract = %d, %v; want 1 (one new, one known, one blank)", n, err)
