@@ -37,10 +37,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/causeway-ai/causeway/internal/llm"
 	"github.com/causeway-ai/causeway/internal/provider/openai"
@@ -242,8 +244,9 @@ const EntraScope = "https://cognitiveservices.azure.com/.default"
 const entraTokenTimeout = 30 * time.Second
 
 // entra authorizes with tokens of an Entra ID service principal, fetched
-// with the client credentials grant and reused until shortly before they
-// expire (oauth2's ReuseTokenSource renews them 10 s early).
+// with the client credentials grant and reused until 10 s before they
+// expire. Concurrent requests share one fetch; each waits for it only as
+// long as its own context allows.
 func entra(cfg Config) (func(context.Context, http.Header) error, error) {
 	if cfg.ClientSecret == "" || (cfg.TenantID == "" && cfg.TokenURL == "") {
 		return nil, errors.New("azure: entra with client_id needs client_secret and tenant_id")
@@ -252,18 +255,65 @@ func entra(cfg Config) (func(context.Context, http.Header) error, error) {
 	if tokenURL == "" {
 		tokenURL = "https://login.microsoftonline.com/" + url.PathEscape(cfg.TenantID) + "/oauth2/v2.0/token"
 	}
-	cc := &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: tokenURL,
-		Scopes: []string{EntraScope}, AuthStyle: oauth2.AuthStyleInParams}
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: entraTokenTimeout})
-	ts := cc.TokenSource(ctx)
-	return func(_ context.Context, h http.Header) error {
-		tok, err := ts.Token()
+	e := &entraTokens{
+		cc: &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: tokenURL,
+			Scopes: []string{EntraScope}, AuthStyle: oauth2.AuthStyleInParams},
+		base: context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: entraTokenTimeout}),
+	}
+	return func(ctx context.Context, h http.Header) error {
+		tok, err := e.token(ctx)
 		if err != nil {
-			// oauth2's error carries Entra's answer, never the secret.
-			return &llm.Error{Kind: llm.KindUpstream, Code: "upstream_misconfigured",
-				Message: "could not get a Microsoft Entra ID token for the provider: " + err.Error(), Err: err}
+			return err
 		}
-		h.Set("Authorization", "Bearer "+tok.AccessToken)
+		h.Set("Authorization", "Bearer "+tok)
 		return nil
 	}, nil
+}
+
+// entraTokens caches a service principal's token.
+type entraTokens struct {
+	cc   *clientcredentials.Config
+	base context.Context // carries the token requests' HTTP client
+	mu   sync.Mutex
+	tok  *oauth2.Token
+	g    singleflight.Group
+}
+
+func (e *entraTokens) token(ctx context.Context) (string, error) {
+	e.mu.Lock()
+	tok := e.tok
+	e.mu.Unlock()
+	if tok.Valid() { // and not within 10 s of expiring
+		return tok.AccessToken, nil
+	}
+	ch := e.g.DoChan("token", func() (any, error) {
+		// The fetch is not the caller's: it outlives a caller that gives
+		// up, for the next one.
+		fctx, cancel := context.WithTimeout(e.base, entraTokenTimeout)
+		defer cancel()
+		t, err := e.cc.Token(fctx)
+		if err != nil {
+			return nil, err
+		}
+		e.mu.Lock()
+		e.tok = t
+		e.mu.Unlock()
+		return t, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			// Entra's answer names the app and the tenant: the client
+			// gets its error code; the whole answer stays in Err.
+			code := "no answer"
+			if re, ok := errors.AsType[*oauth2.RetrieveError](r.Err); ok && re.ErrorCode != "" {
+				code = re.ErrorCode
+			}
+			return "", &llm.Error{Kind: llm.KindUpstream, Code: "upstream_misconfigured",
+				Message: "could not get a Microsoft Entra ID token for the provider (" + code + ")", Err: r.Err}
+		}
+		return r.Val.(*oauth2.Token).AccessToken, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }

@@ -1,6 +1,7 @@
 package azure
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -364,11 +365,57 @@ func TestEntraServicePrincipal(t *testing.T) {
 	_, err = chat(t, p, false)
 	e := llm.AsError(err)
 	if e.Kind != llm.KindUpstream || !strings.Contains(e.Message, "Microsoft Entra ID token") ||
-		!strings.Contains(e.Message, "AADSTS7000215") || strings.Contains(e.Message, "s3cret-value") {
-		t.Errorf("error = %v (%s); want an upstream error naming Entra, without the secret", e.Message, e.Kind)
+		!strings.Contains(e.Message, "invalid_client") || strings.Contains(e.Message, "AADSTS") || strings.Contains(e.Message, "s3cret-value") {
+		t.Errorf("error = %v (%s); want an upstream error naming Entra's code only, without the secret", e.Message, e.Kind)
 	}
 
 	if _, err := New(Config{BaseURL: srv.URL, Auth: AuthEntra, ClientID: "app"}); err == nil {
 		t.Error("New with a client id but no secret: no error")
+	}
+}
+
+// TestEntraTokenWaitFollowsContext: requests waiting for a token that
+// Entra is slow to give return when their own context ends, and share
+// one fetch.
+func TestEntraTokenWaitFollowsContext(t *testing.T) {
+	srv, _ := upstream(t, 200, wholeBody)
+	release := make(chan struct{})
+	var fetches atomic.Int32
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"token_type":"Bearer","expires_in":3600,"access_token":"tok"}`)
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+	p, err := New(Config{BaseURL: srv.URL, Auth: AuthEntra, ClientID: "app", ClientSecret: "s", TokenURL: slow.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := p.Chat(ctx, &llm.Request{UpstreamModel: "d", Messages: []llm.Message{llm.TextMessage(llm.RoleUser, "hi")}})
+			done <- err
+		}()
+	}
+	for fetches.Load() == 0 {
+		time.Sleep(time.Millisecond) // until the fetch is under way
+	}
+	cancel()
+	for range 3 {
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Error("a request whose context ended succeeded")
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a request waiting for a token did not return when its context ended")
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("token fetches = %d, want 1 shared", n)
 	}
 }
