@@ -141,19 +141,21 @@ func (rt *Runtime) extract(p *identity.Principal, o store.Owner, cp *CreateParam
 	rt.Extract.AfterTurn(p, o, t)
 }
 
-// recall puts the caller's matching memories in the context, as a system
-// message under a visible marker, and returns their ids.
-func (rt *Runtime) recall(ctx context.Context, p *identity.Principal, o store.Owner, cp *CreateParams, req *llm.Request, input []wire.Item) ([]string, error) {
+// recall finds the caller's long-term memories that match the request's
+// user input, once per response: the system message that carries them
+// under a visible marker (nil for none) and their ids. withMemory puts
+// the message in each model request the response makes.
+func (rt *Runtime) recall(ctx context.Context, p *identity.Principal, o store.Owner, cp *CreateParams, input []wire.Item) (*llm.Message, []string, error) {
 	m := cp.Req.Memory
 	if m == nil || rt.Memory == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	k := m.K
 	if k <= 0 {
 		k = 5
 	}
 	if k > 20 {
-		return nil, invalid("memory.k", "Invalid 'memory.k': at most 20 memories may be recalled.")
+		return nil, nil, invalid("memory.k", "Invalid 'memory.k': at most 20 memories may be recalled.")
 	}
 	ns := m.Namespace
 	if ns == "" {
@@ -161,7 +163,7 @@ func (rt *Runtime) recall(ctx context.Context, p *identity.Principal, o store.Ow
 	}
 	msgs, err := ToMessages(input)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var query strings.Builder
 	for i := range msgs {
@@ -171,23 +173,31 @@ func (rt *Runtime) recall(ctx context.Context, p *identity.Principal, o store.Ow
 		}
 	}
 	if strings.TrimSpace(query.String()) == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	recs, err := rt.Memory.Recall(ctx, p, o, ns, query.String(), k)
 	if err != nil || len(recs) == 0 {
-		return nil, err
+		return nil, nil, err
 	}
 	ids := make([]string, len(recs))
 	for i, r := range recs {
 		ids[i] = r.ID
 	}
-	// After the instructions, before the conversation.
+	msg := llm.TextMessage(llm.RoleSystem, memory.Format(recs))
+	return &msg, ids, nil
+}
+
+// withMemory puts the recalled memories' message in req: after the
+// instructions, before the conversation.
+func withMemory(cp *CreateParams, req *llm.Request, msg *llm.Message) {
+	if msg == nil {
+		return
+	}
 	at := 0
 	if len(req.Messages) > 0 && req.Messages[0].Role == llm.RoleSystem && cp.Req.Instructions != nil {
 		at = 1
 	}
-	req.Messages = append(req.Messages[:at], append([]llm.Message{llm.TextMessage(llm.RoleSystem, memory.Format(recs))}, req.Messages[at:]...)...)
-	return ids, nil
+	req.Messages = append(req.Messages[:at], append([]llm.Message{*msg}, req.Messages[at:]...)...)
 }
 
 // maxChain bounds how far back a previous_response_id chain is followed.
@@ -429,6 +439,7 @@ type prepared struct {
 	all       []wire.Item
 	ts        *toolset
 	req       *llm.Request
+	memory    *llm.Message // the recalled memories, nil for none
 	memoryIDs []string
 	// approvals are the tool calls waiting for approval that this
 	// request answers.
@@ -481,9 +492,10 @@ func (rt *Runtime) prepare(ctx context.Context, p *identity.Principal, cp *Creat
 	if count {
 		return pr, nil
 	}
-	if pr.memoryIDs, err = rt.recall(ctx, p, pr.o, cp, pr.req, pr.input); err != nil {
+	if pr.memory, pr.memoryIDs, err = rt.recall(ctx, p, pr.o, cp, pr.input); err != nil {
 		return nil, err
 	}
+	withMemory(cp, pr.req, pr.memory)
 	return pr, nil
 }
 
@@ -534,9 +546,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 		if req, err = request(cp, all, ts); err != nil {
 			return rt.failed(ctx, o, cp, b, input, err)
 		}
-		if _, err = rt.recall(ctx, p, o, cp, req, input); err != nil {
-			return rt.failed(ctx, o, cp, b, input, err)
-		}
+		withMemory(cp, req, pr.memory)
 	}
 	for step := 1; ; step++ {
 		sctx, srid := ctx, rid
@@ -553,9 +563,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 				if req, err = request(cp, all, ts); err != nil {
 					return nil, err
 				}
-				if _, err = rt.recall(ctx, p, o, cp, req, input); err != nil {
-					return nil, err
-				}
+				withMemory(cp, req, pr.memory)
 				b.requestIDs = append(b.requestIDs, srid)
 				sctx, srid = withRequestID(ctx, rid+"-compacted")
 				call, err = rt.GW.Chat(sctx, p, req)
@@ -572,9 +580,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 			if req, err = request(cp, kept, ts); err != nil {
 				return nil, err
 			}
-			if _, err = rt.recall(ctx, p, o, cp, req, input); err != nil {
-				return nil, err
-			}
+			withMemory(cp, req, pr.memory)
 			b.requestIDs = append(b.requestIDs, srid)
 			sctx, srid = stepContext(ctx, rid, 1000+cut)
 			call, err = rt.GW.Chat(sctx, p, req)
@@ -658,6 +664,7 @@ func (rt *Runtime) run(ctx context.Context, pr *prepared, b *builder) (*wire.Res
 		if req, err = request(cp, all, ts); err != nil {
 			return rt.failed(ctx, o, cp, b, input, err)
 		}
+		withMemory(cp, req, pr.memory) // every step sees what was recalled
 	}
 	if err := b.end(); err != nil {
 		return nil, err

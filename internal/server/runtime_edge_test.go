@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/conversations"
+	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/causeway-ai/causeway/internal/server"
@@ -236,5 +238,46 @@ func TestConversationItemOnce(t *testing.T) {
 		`{"items":[{"type":"message","role":"user","id":"`+ref+`","content":"again"}]}`)
 	if st != 400 || !strings.Contains(string(body), "already in the conversation") {
 		t.Errorf("adding an item with an id already there: %d %s, want 400", st, body)
+	}
+}
+
+// TestRecallInEveryStep: the memories recalled for a response are in
+// every model request of its tool loop, not only the first.
+func TestRecallInEveryStep(t *testing.T) {
+	rec := startSimRecorder(t)
+	tt := startToolTarget(t)
+	e := servertest.Start(t, servertest.Options{Config: strings.ReplaceAll(toolsConfig(tt, 0, ""), "${SIM}", rec.srv.URL)})
+	u, _ := url.Parse(e.SimURL)
+	rec.mu.Lock()
+	rec.target = u
+	rec.mu.Unlock()
+	_, key := e.CreateKey(t, server.KeyRequest{Name: "alice", User: "alice", Tools: []string{"weather"}})
+	c := newClient(e.URL, key)
+	ctx := context.Background()
+	var m map[string]any
+	if err := c.Post(ctx, "memories", map[string]any{"text": "My home city is Paris."}, &m); err != nil {
+		t.Fatal(err)
+	}
+	n := rec.count()
+	r, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("What is the weather in my city?")},
+		serverTools("weather"), option.WithJSONSet("memory", map[string]any{"k": 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := itemTypes(r.Output); len(got) != 3 {
+		t.Fatalf("output = %v, want a tool loop of two model calls", got)
+	}
+	chats := 0
+	for _, b := range rec.since(n) {
+		if !strings.HasPrefix(b, "/v1/chat/completions ") {
+			continue
+		}
+		chats++
+		if !strings.Contains(b, "[causeway memory]") || !strings.Contains(b, "My home city is Paris.") {
+			t.Errorf("model request %d lacks the recalled memory: %.300s", chats, b)
+		}
+	}
+	if chats != 2 {
+		t.Errorf("model requests = %d, want 2", chats)
 	}
 }
