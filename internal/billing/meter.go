@@ -160,18 +160,16 @@ func (m *Meter) Flush(ctx context.Context) {
 		return
 	}
 	defer func() { <-m.writer }()
-	for {
-		m.mu.Lock()
-		batch := m.buf
-		m.buf = nil
-		m.mu.Unlock()
-		if len(batch) == 0 {
-			return
-		}
-		if !m.write(ctx, batch) {
-			m.requeue(batch)
-			return
-		}
+	// One pass: what is buffered now (and what an earlier flush was
+	// writing, which holding the writer waited for). Records that arrive
+	// meanwhile are the next flush's, so a steady stream of them cannot
+	// keep this one from returning.
+	m.mu.Lock()
+	batch := m.buf
+	m.buf = nil
+	m.mu.Unlock()
+	if len(batch) > 0 && !m.write(ctx, batch) {
+		m.requeue(batch)
 	}
 }
 
