@@ -65,6 +65,10 @@ type Extractor struct {
 	slots    chan struct{} // one per extraction running
 	pending  chan struct{} // one per extraction queued or running
 	wg       sync.WaitGroup
+	// mu guards closed: once Close has begun (shutdown), no extraction
+	// starts, so no wg.Add races the Wait.
+	mu     sync.Mutex
+	closed bool
 }
 
 // NewExtractor returns an extractor that asks the model that model names
@@ -89,13 +93,21 @@ func (x *Extractor) AfterTurn(p *identity.Principal, o store.Owner, t Turn) {
 	if len(t.Messages) == 0 || model == "" {
 		return
 	}
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		x.log.Warn("memory extraction skipped: shutting down", slog.String("response_id", t.ResponseID))
+		return
+	}
 	select {
 	case x.pending <- struct{}{}:
 	default:
+		x.mu.Unlock()
 		x.log.Warn("memory extraction queue full: turn not extracted", slog.String("response_id", t.ResponseID))
 		return
 	}
 	x.wg.Add(1)
+	x.mu.Unlock()
 	go func() {
 		defer x.wg.Done()
 		defer func() { <-x.pending }()
@@ -119,7 +131,17 @@ func (x *Extractor) AfterTurn(p *identity.Principal, o store.Owner, t Turn) {
 }
 
 // Wait returns when every extraction AfterTurn started has finished.
+// AfterTurn must not run meanwhile (tests call it between turns);
+// shutdown uses Close.
 func (x *Extractor) Wait() { x.wg.Wait() }
+
+// Close stops new extractions from starting and waits for those running.
+func (x *Extractor) Close() {
+	x.mu.Lock()
+	x.closed = true
+	x.mu.Unlock()
+	x.wg.Wait()
+}
 
 // Extract runs one extraction now and returns how many memories it
 // stored.

@@ -303,7 +303,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// after those) call the gateway: they finish, or time out,
 		// before it is drained.
 		done := make(chan struct{})
-		go func() { s.extractor.Wait(); close(done) }()
+		go func() { s.extractor.Close(); close(done) }()
 		select {
 		case <-done:
 		case <-ctx.Done():
