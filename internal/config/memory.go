@@ -5,7 +5,8 @@ import "time"
 // Memory configures long-term memory (/v1/memories, and recall and
 // extraction in the Responses runtime). Every field is optional: with
 // none set, memories are found by full-text search only and nothing is
-// extracted. Changes take effect on restart.
+// extracted. A reload applies the models and the cap; the extraction's
+// timeout, concurrency and queue take effect on restart.
 type Memory struct {
 	// EmbeddingModel is the alias of a model served by this gateway
 	// (listed under models) that embeds memories. When set, every memory
@@ -32,6 +33,10 @@ type Memory struct {
 	// beyond it is not extracted (and a warning is logged). The default
 	// is 256.
 	ExtractionQueue int `yaml:"extraction_queue"`
+	// MaxPerNamespace caps the memories one user keeps in one namespace
+	// (it bounds what a vector search reads). A write beyond it is a 400
+	// (an extraction skips the fact). The default is 10000.
+	MaxPerNamespace int `yaml:"max_per_namespace"`
 }
 
 // Defaults of the memory section.
@@ -40,6 +45,18 @@ const (
 	DefaultExtractionConcurrency = 2
 	DefaultExtractionQueue       = 256
 )
+
+// DefaultMaxPerNamespace is the default cap of memories per user and
+// namespace.
+const DefaultMaxPerNamespace = 10000
+
+// Cap returns MaxPerNamespace or its default.
+func (m Memory) Cap() int {
+	if m.MaxPerNamespace <= 0 {
+		return DefaultMaxPerNamespace
+	}
+	return m.MaxPerNamespace
+}
 
 // Timeout returns ExtractionTimeout or its default.
 func (m Memory) Timeout() time.Duration {
@@ -83,6 +100,9 @@ func (m Memory) validate(v *validator, aliases map[string]int) {
 	}
 	if m.ExtractionConcurrency < 0 || m.ExtractionConcurrency > 64 {
 		v.addf("memory.extraction_concurrency", "must be between 0 (the default, 2) and 64, got %d", m.ExtractionConcurrency)
+	}
+	if m.MaxPerNamespace < 0 {
+		v.addf("memory.max_per_namespace", "must not be negative, got %d", m.MaxPerNamespace)
 	}
 	if m.ExtractionQueue < 0 {
 		v.addf("memory.extraction_queue", "must not be negative, got %d", m.ExtractionQueue)

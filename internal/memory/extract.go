@@ -202,8 +202,11 @@ func (x *Extractor) extract(ctx context.Context, p *identity.Principal, o store.
 			ConversationID: t.ConversationID, FromResponse: t.ResponseID,
 			Metadata: map[string]string{"source": "extraction", "response_id": t.ResponseID}})
 		if err != nil {
-			if llm.AsError(err).Kind == llm.KindNotFound {
+			if e := llm.AsError(err); e.Kind == llm.KindNotFound {
 				break // the response, its conversation or its user was deleted meanwhile
+			} else if e.Code == "memory_limit_reached" {
+				x.log.Warn("memory extraction stopped: the namespace is full", slog.String("response_id", t.ResponseID))
+				break
 			}
 			return stored, err
 		}

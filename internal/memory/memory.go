@@ -209,6 +209,9 @@ type Service struct {
 	// Model, when set, is asked for the embedding model at each use
 	// instead of EmbeddingModel (a configuration reload changes it).
 	Model func() string
+	// Cap, when set, returns how many memories a user may keep in one
+	// namespace (memory.max_per_namespace); nil means no cap.
+	Cap func() int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -323,11 +326,17 @@ func (s *Service) Create(ctx context.Context, pr *identity.Principal, o store.Ow
 	now := s.now()
 	m := &store.Memory{ID: identity.NewID("mem_"), Namespace: ns, Text: p.Text, Metadata: p.Metadata,
 		SourceItemIDs: p.SourceItemIDs, ConversationID: p.ConversationID, FromResponse: p.FromResponse, CreatedAt: now, UpdatedAt: now}
+	if s.Cap != nil {
+		m.Cap = s.Cap()
+	}
 	if m.Vector, err = s.embedding(ctx, pr, p.Text); err != nil {
 		return nil, err
 	}
 	if err := s.Store.CreateMemory(ctx, o, m); err != nil {
 		switch {
+		case errors.Is(err, store.ErrLimit):
+			return nil, invalid("namespace", "memory_limit_reached",
+				"Namespace '%s' holds the most memories a user may keep in one (%d): delete some first.", ns, m.Cap)
 		case errors.Is(err, store.ErrNotFound) && p.FromResponse != "":
 			return nil, &llm.Error{Kind: llm.KindNotFound, Message: "The response the memory was learnt from is gone.", Err: err}
 		case errors.Is(err, store.ErrNotFound) && p.ConversationID != "":

@@ -26,7 +26,8 @@ func init() {
 // reload changes it).
 func (s *Server) memoryService() *memory.Service {
 	return &memory.Service{Store: s.store, Embedder: s.gw,
-		Model: func() string { return s.live.Load().Memory.EmbeddingModel }}
+		Model: func() string { return s.live.Load().Memory.EmbeddingModel },
+		Cap:   func() int { return s.live.Load().Memory.Cap() }}
 }
 
 // memoryExtractor is the server's one memory extractor; it extracts while

@@ -281,3 +281,24 @@ func TestRecallInEveryStep(t *testing.T) {
 		t.Errorf("model requests = %d, want 2", chats)
 	}
 }
+
+// TestMemoryCap: a user keeps at most memory.max_per_namespace memories
+// in one namespace; one more is a 400, other namespaces and users are not
+// affected.
+func TestMemoryCap(t *testing.T) {
+	e := servertest.Start(t, servertest.Options{Config: servertest.DefaultConfig + "memory: {max_per_namespace: 2}\n"})
+	_, ka := e.CreateKey(t, server.KeyRequest{Name: "alice", User: "alice"})
+	_, kb := e.CreateKey(t, server.KeyRequest{Name: "bob", User: "bob"})
+	for i, c := range []struct {
+		key, ns string
+		want    int
+	}{{ka, "a", 201}, {ka, "a", 201}, {ka, "a", 400}, {ka, "b", 201}, {kb, "a", 201}} {
+		st, _, body := e.Post(t, c.key, "/v1/memories", fmt.Sprintf(`{"namespace":%q,"text":"fact %d"}`, c.ns, i))
+		if st != c.want {
+			t.Errorf("memory %d in %s: %d %s, want %d", i, c.ns, st, body, c.want)
+		}
+		if st == 400 && !strings.Contains(string(body), "memory_limit_reached") {
+			t.Errorf("over the cap: %s", body)
+		}
+	}
+}

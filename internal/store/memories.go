@@ -31,6 +31,9 @@ type Memory struct {
 	ConversationID string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// Cap, when positive on CreateMemory, is how many memories the owner
+	// may keep in the namespace: one more is ErrLimit. Not stored.
+	Cap int
 	// FromResponse, when set on CreateMemory, is the response the memory
 	// was learnt from: it is stored only if that response still exists
 	// (an erasure or a deletion meanwhile wins). Not stored.
@@ -307,6 +310,16 @@ func (s *Store) CreateMemory(ctx context.Context, o Owner, m *Memory) error {
 				err = ErrNotFound
 			}
 			return fmt.Errorf("store: create memory %s: %s %s: %w", m.ID, dep.table, dep.id, err)
+		}
+	}
+	if m.Cap > 0 {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM memories WHERE tenant_id = $1 AND subject = $2 AND namespace = $3`),
+			o.Tenant, o.Subject, m.Namespace).Scan(&n); err != nil {
+			return fmt.Errorf("store: create memory %s: %w", m.ID, err)
+		}
+		if n >= m.Cap {
+			return fmt.Errorf("store: create memory %s: %d memories in namespace %q: %w", m.ID, n, m.Namespace, ErrLimit)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO memories (id, tenant_id, subject, namespace, text,
