@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,10 @@ type builder struct {
 
 	msg  int // output index of the open message, -1 if none
 	text strings.Builder
+	// The open message's content parts: the index of its output_text and
+	// of its refusal part (-1 until they start), and how many it has.
+	textPart, refusalPart, parts int
+	refusal                      strings.Builder
 	// rs is the output index of the open reasoning item (-1 if none),
 	// with its text, signature and redacted data; family is the provider
 	// family of the current model call, which its reasoning is bound to.
@@ -183,7 +188,7 @@ func (b *builder) add(ev *llm.Event) error {
 		if err := b.closeReasoning(); err != nil {
 			return err
 		}
-		if err := b.closeTool(); err != nil {
+		if err := b.closeTools(); err != nil {
 			return err
 		}
 		if b.msg < 0 {
@@ -191,9 +196,10 @@ func (b *builder) add(ev *llm.Event) error {
 				return err
 			}
 		}
-		b.text.WriteString(ev.Text)
-		return b.send(&wire.Event{Type: "response.output_text.delta", ItemID: b.resp.Output[b.msg].ID,
-			OutputIndex: intp(b.msg), ContentIndex: intp(0), Delta: str(ev.Text), Logprobs: &[]any{}})
+		if ev.Type == llm.EventRefusal {
+			return b.refusalDelta(ev.Text)
+		}
+		return b.textDelta(ev.Text)
 	case llm.EventToolCall:
 		idx, ok := b.tools[ev.ToolIndex]
 		if !ok {
@@ -203,9 +209,8 @@ func (b *builder) add(ev *llm.Event) error {
 			if err := b.closeMessage(); err != nil {
 				return err
 			}
-			if err := b.closeTool(); err != nil {
-				return err
-			}
+			// Other calls of the step stay open: their argument chunks
+			// may still come, interleaved with this one's.
 			callID := ev.ToolCall.ID
 			if callID == "" {
 				callID = identity.NewID("call_")
@@ -227,9 +232,6 @@ func (b *builder) add(ev *llm.Event) error {
 			return nil
 		}
 		*it.Arguments += ev.ToolCall.Arguments
-		if idx != b.tool {
-			return nil // interleaved with another call: its delta is in .done
-		}
 		return b.send(&wire.Event{Type: "response.function_call_arguments.delta", ItemID: it.ID,
 			OutputIndex: intp(idx), Delta: str(ev.ToolCall.Arguments)})
 	case llm.EventFinish:
@@ -247,12 +249,50 @@ func (b *builder) openMessage() error {
 	b.resp.Output = append(b.resp.Output, it)
 	b.msg = len(b.resp.Output) - 1
 	b.text.Reset()
-	if err := b.send(&wire.Event{Type: "response.output_item.added", OutputIndex: intp(b.msg), Item: &it}); err != nil {
+	b.refusal.Reset()
+	b.textPart, b.refusalPart, b.parts = -1, -1, 0
+	return b.send(&wire.Event{Type: "response.output_item.added", OutputIndex: intp(b.msg), Item: &it})
+}
+
+// textDelta adds answer text to the open message, starting its
+// output_text part first.
+func (b *builder) textDelta(s string) error {
+	id := b.resp.Output[b.msg].ID
+	if err := b.startText(); err != nil {
 		return err
 	}
-	return b.send(&wire.Event{Type: "response.content_part.added", ItemID: it.ID, OutputIndex: intp(b.msg),
-		ContentIndex: intp(0), Part: outputText("")})
+	b.text.WriteString(s)
+	return b.send(&wire.Event{Type: "response.output_text.delta", ItemID: id,
+		OutputIndex: intp(b.msg), ContentIndex: intp(b.textPart), Delta: str(s), Logprobs: &[]any{}})
 }
+
+// startText starts the open message's output_text part, once.
+func (b *builder) startText() error {
+	if b.textPart >= 0 {
+		return nil
+	}
+	b.textPart, b.parts = b.parts, b.parts+1
+	return b.send(&wire.Event{Type: "response.content_part.added", ItemID: b.resp.Output[b.msg].ID, OutputIndex: intp(b.msg),
+		ContentIndex: intp(b.textPart), Part: outputText("")})
+}
+
+// refusalDelta adds a refusal to the open message, in a refusal part as
+// OpenAI's (not answer text: the SDKs' output_text leaves it out).
+func (b *builder) refusalDelta(s string) error {
+	id := b.resp.Output[b.msg].ID
+	if b.refusalPart < 0 {
+		b.refusalPart, b.parts = b.parts, b.parts+1
+		if err := b.send(&wire.Event{Type: "response.content_part.added", ItemID: id, OutputIndex: intp(b.msg),
+			ContentIndex: intp(b.refusalPart), Part: refusalPart("")}); err != nil {
+			return err
+		}
+	}
+	b.refusal.WriteString(s)
+	return b.send(&wire.Event{Type: "response.refusal.delta", ItemID: id,
+		OutputIndex: intp(b.msg), ContentIndex: intp(b.refusalPart), Delta: str(s)})
+}
+
+func refusalPart(s string) *wire.Part { return &wire.Part{Type: "refusal", Refusal: &s} }
 
 func outputText(s string) *wire.Part {
 	return &wire.Part{Type: "output_text", Text: &s, Annotations: json.RawMessage("[]"), Logprobs: json.RawMessage("[]")}
@@ -263,22 +303,43 @@ func (b *builder) closeMessage() error {
 		return nil
 	}
 	i := b.msg
-	b.msg = -1
 	it := &b.resp.Output[i]
-	text := b.text.String()
-	part := outputText(text)
-	it.Content, _ = json.Marshal([]*wire.Part{part})
+	if b.parts == 0 {
+		// A message with nothing in it still has its (empty) text part.
+		if err := b.startText(); err != nil {
+			return err
+		}
+	}
+	b.msg = -1
+	parts := make([]*wire.Part, b.parts)
+	if b.textPart >= 0 {
+		text := b.text.String()
+		parts[b.textPart] = outputText(text)
+		if err := b.send(&wire.Event{Type: "response.output_text.done", ItemID: it.ID, OutputIndex: intp(i),
+			ContentIndex: intp(b.textPart), Text: str(text), Logprobs: &[]any{}}); err != nil {
+			return err
+		}
+		if err := b.send(&wire.Event{Type: "response.content_part.done", ItemID: it.ID, OutputIndex: intp(i),
+			ContentIndex: intp(b.textPart), Part: parts[b.textPart]}); err != nil {
+			return err
+		}
+	}
+	if b.refusalPart >= 0 {
+		r := b.refusal.String()
+		parts[b.refusalPart] = refusalPart(r)
+		if err := b.send(&wire.Event{Type: "response.refusal.done", ItemID: it.ID, OutputIndex: intp(i),
+			ContentIndex: intp(b.refusalPart), Refusal: str(r)}); err != nil {
+			return err
+		}
+		if err := b.send(&wire.Event{Type: "response.content_part.done", ItemID: it.ID, OutputIndex: intp(i),
+			ContentIndex: intp(b.refusalPart), Part: parts[b.refusalPart]}); err != nil {
+			return err
+		}
+	}
+	it.Content, _ = json.Marshal(parts)
 	it.Status = "completed"
 	if b.failure != nil || b.finish == llm.FinishLength || b.finish == llm.FinishContentFilter {
 		it.Status = "incomplete"
-	}
-	if err := b.send(&wire.Event{Type: "response.output_text.done", ItemID: it.ID, OutputIndex: intp(i),
-		ContentIndex: intp(0), Text: str(text), Logprobs: &[]any{}}); err != nil {
-		return err
-	}
-	if err := b.send(&wire.Event{Type: "response.content_part.done", ItemID: it.ID, OutputIndex: intp(i),
-		ContentIndex: intp(0), Part: part}); err != nil {
-		return err
 	}
 	done := *it
 	return b.send(&wire.Event{Type: "response.output_item.done", OutputIndex: intp(i), Item: &done})
@@ -379,7 +440,11 @@ func (b *builder) closeReasoning() error {
 			return err
 		}
 	}
-	it.Causeway, _ = json.Marshal(reasoningInfo{Family: b.family, Signature: b.rsSig, Redacted: b.rsData})
+	ri := reasoningInfo{Family: b.family, Signature: b.rsSig, Redacted: b.rsData}
+	it.Causeway, _ = json.Marshal(ri)
+	// The same, opaque, in the field OpenAI's SDKs carry back (their
+	// params drop causeway): a store:false client replays it.
+	it.EncryptedContent = ri.encode()
 	done := *it
 	return b.send(&wire.Event{Type: "response.output_item.done", OutputIndex: intp(i), Item: &done})
 }
@@ -392,15 +457,23 @@ func (b *builder) closeAll() error {
 	if err := b.closeMessage(); err != nil {
 		return err
 	}
-	if err := b.closeTool(); err != nil {
-		return err
-	}
+	return b.closeTools()
+}
+
+// closeTools closes the step's function calls still open, in output
+// order.
+func (b *builder) closeTools() error {
+	open := make([]int, 0, len(b.tools))
 	for _, idx := range b.tools {
 		if b.resp.Output[idx].Status == "in_progress" {
-			b.tool = idx
-			if err := b.closeTool(); err != nil {
-				return err
-			}
+			open = append(open, idx)
+		}
+	}
+	slices.Sort(open)
+	for _, idx := range open {
+		b.tool = idx
+		if err := b.closeTool(); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -479,7 +552,7 @@ func (b *builder) fail(err error) {
 		// OpenAI's stream reports the failure as an error event, then
 		// ends with response.failed.
 		code := "server_error"
-		_ = b.send(&wire.Event{Type: "error", Code: &code, Message: llm.AsError(err).Message})
+		_ = b.send(&wire.Event{Type: "error", Code: &code, Message: llm.AsError(err).Message, Param: json.RawMessage("null")})
 		b.emit = emit
 	} else {
 		_ = b.closeAll()

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 
@@ -296,7 +297,38 @@ func foreignReasoning(items []wire.Item, family string) int {
 func reasoningOf(it *wire.Item) reasoningInfo {
 	var ri reasoningInfo
 	_ = json.Unmarshal(it.Causeway, &ri)
+	if ri.Family == "" && it.EncryptedContent != "" {
+		ri, _ = decodeReasoning(it.EncryptedContent)
+	}
 	return ri
+}
+
+// encode is a reasoning item's encrypted_content: Causeway's reasoning
+// data, opaque to the client. (It is not encrypted: it holds nothing the
+// client may not see.)
+func (ri reasoningInfo) encode() string {
+	b, _ := json.Marshal(struct {
+		V int `json:"causeway_reasoning"`
+		reasoningInfo
+	}{1, ri})
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// decodeReasoning reads encode's output; another's encrypted_content
+// (OpenAI's, say) is not Causeway's and reads as nothing.
+func decodeReasoning(s string) (reasoningInfo, bool) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return reasoningInfo{}, false
+	}
+	var v struct {
+		V int `json:"causeway_reasoning"`
+		reasoningInfo
+	}
+	if json.Unmarshal(b, &v) != nil || v.V != 1 {
+		return reasoningInfo{}, false
+	}
+	return v.reasoningInfo, true
 }
 
 // reasoningParts are the canonical thinking parts of a reasoning item,

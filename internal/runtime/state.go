@@ -57,6 +57,9 @@ func list(items []store.Item, more bool) *wire.List {
 // InputItems lists a page of the principal's response's input items.
 func (rt *Runtime) InputItems(ctx context.Context, p *identity.Principal, id string, pg Page) (*wire.List, error) {
 	items, more, err := rt.Store.ResponseItems(ctx, OwnerOf(p), id, store.KindInput, pg.store())
+	if errors.Is(err, store.ErrCursor) {
+		return nil, listErr(err, pg)
+	}
 	if err != nil {
 		return nil, mapStoreErr(err, "", *responseNotFound(id))
 	}
@@ -172,6 +175,9 @@ func (rt *Runtime) AddItems(ctx context.Context, p *identity.Principal, id strin
 // Items lists a page of the conversation's items.
 func (rt *Runtime) Items(ctx context.Context, p *identity.Principal, id string, pg Page) (*wire.List, error) {
 	items, more, err := rt.Store.ConversationItems(ctx, OwnerOf(p), id, pg.store())
+	if errors.Is(err, store.ErrCursor) {
+		return nil, listErr(err, pg)
+	}
 	if err != nil {
 		return nil, mapStoreErr(err, "", conversationNotFound(id))
 	}
@@ -243,7 +249,7 @@ func (rt *Runtime) ListConversations(ctx context.Context, p *identity.Principal,
 
 // listErr maps a list's unknown after cursor to a 400.
 func listErr(err error, pg Page) error {
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrCursor) {
 		return invalid("after", "Invalid 'after': no object with id '"+pg.After+"' found.").WithCode("invalid_value")
 	}
 	return err

@@ -134,6 +134,27 @@ func TestResponsesReasoningAcrossFamilies(t *testing.T) {
 		t.Errorf("turn 2 (same family) has a note: %s", second.RawJSON())
 	}
 
+	// A store:false client replays the reasoning item itself: its
+	// encrypted_content carries the signature back to Anthropic.
+	if first.Output[0].EncryptedContent == "" {
+		t.Fatalf("reasoning item without encrypted_content: %s", first.Output[0].RawJSON())
+	}
+	rp := first.Output[0].AsReasoning().ToParam()
+	mp := first.Output[1].AsMessage().ToParam()
+	n = rec.count()
+	_, err = c.Responses.New(ctx, responses.ResponseNewParams{Model: "sim-anthropic", Reasoning: think, Store: openai.Bool(false),
+		MaxOutputTokens: openai.Int(4096), Input: responses.ResponseNewParamsInputUnion{OfInputItemList: []responses.ResponseInputItemUnionParam{
+			responses.ResponseInputItemParamOfMessage("Think about the bridge", responses.EasyInputMessageRoleUser),
+			{OfReasoning: &rp}, {OfOutputMessage: &mp},
+			responses.ResponseInputItemParamOfMessage("Go on", responses.EasyInputMessageRoleUser),
+		}}})
+	if err != nil {
+		t.Fatalf("stateless turn: %v", err)
+	}
+	if sent := strings.Join(rec.since(n), "\n"); !strings.Contains(sent, sig) {
+		t.Errorf("the replayed reasoning item's signature did not reach Anthropic:\n%s", sent)
+	}
+
 	// Turns 3 and 4 on other families: left out, with a note.
 	for _, alias := range []string{"sim-bedrock", "sim-openai"} {
 		n := rec.count()

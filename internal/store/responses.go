@@ -378,7 +378,7 @@ func (s *Store) listItems(ctx context.Context, o Owner, column, id, kind string,
 		err := s.r.QueryRowContext(ctx, s.rebind(`SELECT seq FROM items WHERE tenant_id = $1 AND subject = $2 AND `+
 			column+` = $3 AND kind = $4 AND id = $5`), o.Tenant, o.Subject, id, kind, p.After).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, false, fmt.Errorf("item %s: %w", p.After, ErrNotFound)
+			return nil, false, fmt.Errorf("item %s: %w", p.After, ErrCursor)
 		}
 		if err != nil {
 			return nil, false, err

@@ -31,6 +31,8 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict means a row with the same unique key already exists.
 	ErrConflict = errors.New("store: conflict")
+	// ErrCursor means a page's after cursor names nothing in the list.
+	ErrCursor = errors.New("store: unknown cursor")
 	// ErrLimit means a write would go past a configured cap.
 	ErrLimit = errors.New("store: limit reached")
 )

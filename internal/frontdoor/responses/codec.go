@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/causeway-ai/causeway/internal/llm"
 	"github.com/causeway-ai/causeway/internal/runtime"
@@ -243,6 +246,18 @@ func DecodeCreate(body []byte) (*runtime.CreateParams, error) {
 	if r.Background != nil && *r.Background && r.Store != nil && !*r.Store {
 		return nil, invalid("background", "Background mode requires 'store' to be true.").WithCode("invalid_value")
 	}
+	for i, inc := range r.Include {
+		if !includables[inc] {
+			return nil, invalid("include["+strconv.Itoa(i)+"]", "Invalid value: '%s'. Supported values are: '%s'.", inc,
+				strings.Join(slices.Sorted(maps.Keys(includables)), "', '")).WithCode("invalid_value")
+		}
+	}
+	if r.Temperature != nil && !(*r.Temperature >= 0 && *r.Temperature <= 2) {
+		return nil, rangeErr("temperature", *r.Temperature, 0, 2)
+	}
+	if r.TopP != nil && !(*r.TopP >= 0 && *r.TopP <= 1) {
+		return nil, rangeErr("top_p", *r.TopP, 0, 1)
+	}
 	if r.MaxCostUSD != nil && !(*r.MaxCostUSD > 0) {
 		return nil, invalid("max_cost_usd", "Invalid 'max_cost_usd': expected a positive number of US dollars.").WithCode("invalid_value")
 	}
@@ -261,4 +276,21 @@ func DecodeItems(raws []json.RawMessage) ([]wire.Item, error) {
 		return nil, invalid("items", "Invalid 'items': array too long. Expected an array with maximum length 20, but got an array with length %d instead.", len(raws)).WithCode("array_above_max_length")
 	}
 	return decodeItems("items", raws)
+}
+
+// rangeErr is OpenAI's error for a number out of its range.
+func rangeErr(param string, v, lo, hi float64) error {
+	if v < lo {
+		return invalid(param, "Invalid '%s': decimal below minimum value. Expected a value >= %g, but got %g instead.", param, lo, v).WithCode("decimal_below_min_value")
+	}
+	return invalid(param, "Invalid '%s': decimal above maximum value. Expected a value <= %g, but got %g instead.", param, hi, v).WithCode("decimal_above_max_value")
+}
+
+// includables are the values include[] takes (OpenAI's). Those about
+// tools and parts this gateway does not have are accepted and have
+// nothing to add; reasoning items always carry encrypted_content.
+var includables = map[string]bool{
+	"file_search_call.results": true, "web_search_call.results": true, "web_search_call.action.sources": true,
+	"message.input_image.image_url": true, "computer_call_output.output.image_url": true,
+	"code_interpreter_call.outputs": true, "reasoning.encrypted_content": true, "message.output_text.logprobs": true,
 }

@@ -29,6 +29,7 @@ type CreateRequest struct {
 	Truncation         *string           `json:"truncation,omitempty"`
 	Background         *bool             `json:"background,omitempty"`
 	MaxToolCalls       *int              `json:"max_tool_calls,omitempty"`
+	Include            []string          `json:"include,omitempty"`
 	// Memory is Causeway's extension: recall long-term memories into the
 	// context.
 	Memory *MemoryOptions `json:"memory,omitempty"`
@@ -247,13 +248,16 @@ type Event struct {
 	Part           *Part     `json:"part,omitempty"`
 	Delta          *string   `json:"delta,omitempty"`
 	Text           *string   `json:"text,omitempty"`
+	Refusal        *string   `json:"refusal,omitempty"`
 	Arguments      *string   `json:"arguments,omitempty"`
 	Name           string    `json:"name,omitempty"`
 	Logprobs       *[]any    `json:"logprobs,omitempty"`
 	// error events
 	Code    *string `json:"code,omitempty"`
 	Message string  `json:"message,omitempty"`
-	Param   *string `json:"param,omitempty"`
+	// Param is JSON: an error event always carries it, null when the
+	// error names no parameter.
+	Param json.RawMessage `json:"param,omitempty"`
 }
 
 // Deleted answers a DELETE.
