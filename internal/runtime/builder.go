@@ -37,12 +37,12 @@ type builder struct {
 	running bool
 	onStart func()
 
-	msg  int // output index of the open message, -1 if none
-	text strings.Builder
-	// The open message's content parts: the index of its output_text and
-	// of its refusal part (-1 until they start), and how many it has.
-	textPart, refusalPart, parts int
-	refusal                      strings.Builder
+	msg int // output index of the open message, -1 if none
+	// parts are the open message's content parts, in order; openPart is
+	// the one receiving deltas (-1 for none). A part is closed (its .done
+	// events sent) before the next one starts.
+	parts    []*msgPart
+	openPart int
 	// rs is the output index of the open reasoning item (-1 if none),
 	// with its text, signature and redacted data; family is the provider
 	// family of the current model call, which its reasoning is bound to.
@@ -185,10 +185,9 @@ func (b *builder) add(ev *llm.Event) error {
 		if ev.Text == "" {
 			return nil
 		}
+		// Function calls of the step stay open (a late argument chunk
+		// may still come for one); closeAll closes them.
 		if err := b.closeReasoning(); err != nil {
-			return err
-		}
-		if err := b.closeTools(); err != nil {
 			return err
 		}
 		if b.msg < 0 {
@@ -196,10 +195,11 @@ func (b *builder) add(ev *llm.Event) error {
 				return err
 			}
 		}
+		kind := "output_text"
 		if ev.Type == llm.EventRefusal {
-			return b.refusalDelta(ev.Text)
+			kind = "refusal"
 		}
-		return b.textDelta(ev.Text)
+		return b.partDelta(kind, ev.Text)
 	case llm.EventToolCall:
 		idx, ok := b.tools[ev.ToolIndex]
 		if !ok {
@@ -248,48 +248,75 @@ func (b *builder) openMessage() error {
 		Content: json.RawMessage("[]")}
 	b.resp.Output = append(b.resp.Output, it)
 	b.msg = len(b.resp.Output) - 1
-	b.text.Reset()
-	b.refusal.Reset()
-	b.textPart, b.refusalPart, b.parts = -1, -1, 0
+	b.parts, b.openPart = nil, -1
 	return b.send(&wire.Event{Type: "response.output_item.added", OutputIndex: intp(b.msg), Item: &it})
 }
 
-// textDelta adds answer text to the open message, starting its
-// output_text part first.
-func (b *builder) textDelta(s string) error {
-	id := b.resp.Output[b.msg].ID
-	if err := b.startText(); err != nil {
-		return err
-	}
-	b.text.WriteString(s)
-	return b.send(&wire.Event{Type: "response.output_text.delta", ItemID: id,
-		OutputIndex: intp(b.msg), ContentIndex: intp(b.textPart), Delta: str(s), Logprobs: &[]any{}})
+// msgPart is a content part of the open message: "output_text" or
+// "refusal", and its text so far.
+type msgPart struct {
+	kind string
+	text strings.Builder
 }
 
-// startText starts the open message's output_text part, once.
-func (b *builder) startText() error {
-	if b.textPart >= 0 {
-		return nil
+// wire renders the part.
+func (mp *msgPart) wire() *wire.Part {
+	if mp.kind == "refusal" {
+		return refusalPart(mp.text.String())
 	}
-	b.textPart, b.parts = b.parts, b.parts+1
-	return b.send(&wire.Event{Type: "response.content_part.added", ItemID: b.resp.Output[b.msg].ID, OutputIndex: intp(b.msg),
-		ContentIndex: intp(b.textPart), Part: outputText("")})
+	return outputText(mp.text.String())
 }
 
-// refusalDelta adds a refusal to the open message, in a refusal part as
-// OpenAI's (not answer text: the SDKs' output_text leaves it out).
-func (b *builder) refusalDelta(s string) error {
-	id := b.resp.Output[b.msg].ID
-	if b.refusalPart < 0 {
-		b.refusalPart, b.parts = b.parts, b.parts+1
-		if err := b.send(&wire.Event{Type: "response.content_part.added", ItemID: id, OutputIndex: intp(b.msg),
-			ContentIndex: intp(b.refusalPart), Part: refusalPart("")}); err != nil {
+// partDelta adds text of a kind ("output_text" or "refusal", as OpenAI
+// keeps a refusal apart from the answer) to the open message: to its open
+// part of that kind, or to a new one, the open part closed first.
+func (b *builder) partDelta(kind, s string) error {
+	if b.openPart < 0 || b.parts[b.openPart].kind != kind {
+		if err := b.startPart(kind); err != nil {
 			return err
 		}
 	}
-	b.refusal.WriteString(s)
-	return b.send(&wire.Event{Type: "response.refusal.delta", ItemID: id,
-		OutputIndex: intp(b.msg), ContentIndex: intp(b.refusalPart), Delta: str(s)})
+	mp := b.parts[b.openPart]
+	mp.text.WriteString(s)
+	ev := &wire.Event{Type: "response.output_text.delta", ItemID: b.resp.Output[b.msg].ID,
+		OutputIndex: intp(b.msg), ContentIndex: intp(b.openPart), Delta: str(s), Logprobs: &[]any{}}
+	if kind == "refusal" {
+		ev.Type, ev.Logprobs = "response.refusal.delta", nil
+	}
+	return b.send(ev)
+}
+
+// startPart closes the open part and starts one of kind.
+func (b *builder) startPart(kind string) error {
+	if err := b.closePart(); err != nil {
+		return err
+	}
+	mp := &msgPart{kind: kind}
+	b.parts = append(b.parts, mp)
+	b.openPart = len(b.parts) - 1
+	return b.send(&wire.Event{Type: "response.content_part.added", ItemID: b.resp.Output[b.msg].ID, OutputIndex: intp(b.msg),
+		ContentIndex: intp(b.openPart), Part: mp.wire()})
+}
+
+// closePart sends the open part's .done events.
+func (b *builder) closePart() error {
+	if b.openPart < 0 {
+		return nil
+	}
+	i, ci := b.msg, b.openPart
+	b.openPart = -1
+	mp, id := b.parts[ci], b.resp.Output[b.msg].ID
+	text := mp.text.String()
+	done := &wire.Event{Type: "response.output_text.done", ItemID: id, OutputIndex: intp(i), ContentIndex: intp(ci),
+		Text: str(text), Logprobs: &[]any{}}
+	if mp.kind == "refusal" {
+		done = &wire.Event{Type: "response.refusal.done", ItemID: id, OutputIndex: intp(i), ContentIndex: intp(ci), Refusal: str(text)}
+	}
+	if err := b.send(done); err != nil {
+		return err
+	}
+	return b.send(&wire.Event{Type: "response.content_part.done", ItemID: id, OutputIndex: intp(i),
+		ContentIndex: intp(ci), Part: mp.wire()})
 }
 
 func refusalPart(s string) *wire.Part { return &wire.Part{Type: "refusal", Refusal: &s} }
@@ -302,39 +329,21 @@ func (b *builder) closeMessage() error {
 	if b.msg < 0 {
 		return nil
 	}
-	i := b.msg
-	it := &b.resp.Output[i]
-	if b.parts == 0 {
+	if len(b.parts) == 0 {
 		// A message with nothing in it still has its (empty) text part.
-		if err := b.startText(); err != nil {
+		if err := b.startPart("output_text"); err != nil {
 			return err
 		}
 	}
+	if err := b.closePart(); err != nil {
+		return err
+	}
+	i := b.msg
 	b.msg = -1
-	parts := make([]*wire.Part, b.parts)
-	if b.textPart >= 0 {
-		text := b.text.String()
-		parts[b.textPart] = outputText(text)
-		if err := b.send(&wire.Event{Type: "response.output_text.done", ItemID: it.ID, OutputIndex: intp(i),
-			ContentIndex: intp(b.textPart), Text: str(text), Logprobs: &[]any{}}); err != nil {
-			return err
-		}
-		if err := b.send(&wire.Event{Type: "response.content_part.done", ItemID: it.ID, OutputIndex: intp(i),
-			ContentIndex: intp(b.textPart), Part: parts[b.textPart]}); err != nil {
-			return err
-		}
-	}
-	if b.refusalPart >= 0 {
-		r := b.refusal.String()
-		parts[b.refusalPart] = refusalPart(r)
-		if err := b.send(&wire.Event{Type: "response.refusal.done", ItemID: it.ID, OutputIndex: intp(i),
-			ContentIndex: intp(b.refusalPart), Refusal: str(r)}); err != nil {
-			return err
-		}
-		if err := b.send(&wire.Event{Type: "response.content_part.done", ItemID: it.ID, OutputIndex: intp(i),
-			ContentIndex: intp(b.refusalPart), Part: parts[b.refusalPart]}); err != nil {
-			return err
-		}
+	it := &b.resp.Output[i]
+	parts := make([]*wire.Part, len(b.parts))
+	for k, mp := range b.parts {
+		parts[k] = mp.wire()
 	}
 	it.Content, _ = json.Marshal(parts)
 	it.Status = "completed"
@@ -373,9 +382,6 @@ func (b *builder) reasoning(ev *llm.Event) error {
 			return nil
 		}
 		if err := b.closeMessage(); err != nil {
-			return err
-		}
-		if err := b.closeTool(); err != nil {
 			return err
 		}
 		it := wire.Item{ID: identity.NewID("rs_"), Type: "reasoning", Summary: json.RawMessage("[]")}
@@ -440,6 +446,7 @@ func (b *builder) closeReasoning() error {
 			return err
 		}
 	}
+	it.Status = "completed"
 	ri := reasoningInfo{Family: b.family, Signature: b.rsSig, Redacted: b.rsData}
 	it.Causeway, _ = json.Marshal(ri)
 	// The same, opaque, in the field OpenAI's SDKs carry back (their

@@ -313,6 +313,15 @@ func (s *Store) CreateMemory(ctx context.Context, o Owner, m *Memory) error {
 		}
 	}
 	if m.Cap > 0 {
+		if s.dialect == DialectPostgres {
+			// Count and insert under a lock of the owner's namespace:
+			// concurrent creates would otherwise all count below the cap
+			// (SQLite's single writer serialises them already).
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`,
+				"memories/"+o.Tenant+"/"+o.Subject+"/"+m.Namespace); err != nil {
+				return fmt.Errorf("store: create memory %s: %w", m.ID, err)
+			}
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM memories WHERE tenant_id = $1 AND subject = $2 AND namespace = $3`),
 			o.Tenant, o.Subject, m.Namespace).Scan(&n); err != nil {
