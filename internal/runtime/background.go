@@ -140,20 +140,10 @@ func (rt *Runtime) createBackground(ctx context.Context, pr *prepared, emit Emit
 	b.resp.Background = true
 	b.resp.Status = "queued"
 	j.id = b.resp.ID
-	body, err := json.Marshal(b.resp)
+	row, body, err := startRow(pr, b, leaseFor)
 	if err != nil {
 		return nil, err
 	}
-	row := &store.Response{ID: b.resp.ID, Model: b.resp.Model, Status: "queued", ConversationID: pr.cp.ConversationID,
-		Request: pr.cp.Body, Store: true, Body: body, Background: true, LeaseUntil: time.Now().Add(leaseFor),
-		CreatedAt: b.created.UTC().Truncate(time.Microsecond)}
-	if b.resp.PreviousResponseID != nil {
-		row.PreviousResponseID = *b.resp.PreviousResponseID
-	}
-	if b.resp.Instructions != nil {
-		row.Instructions = *b.resp.Instructions
-	}
-	row.Metadata, _ = json.Marshal(b.resp.Metadata)
 	if err := rt.Store.CreateBackground(ctx, pr.o, row); err != nil {
 		return nil, mapStoreErr(err, "conversation", "Conversation with id '"+pr.cp.ConversationID+"' not found.")
 	}
@@ -183,6 +173,55 @@ func (rt *Runtime) createBackground(ctx context.Context, pr *prepared, emit Emit
 		return queued, nil
 	}
 	return queued, follow(ctx, j, 0, emit)
+}
+
+// startRow is the row a response gets when it is queued (background) or
+// starts (a stored foreground response, Pending): its state now, with a
+// lease of lease.
+func startRow(pr *prepared, b *builder, lease time.Duration) (*store.Response, []byte, error) {
+	body, err := json.Marshal(b.resp)
+	if err != nil {
+		return nil, nil, err
+	}
+	row := &store.Response{ID: b.resp.ID, Model: b.resp.Model, Status: b.resp.Status, ConversationID: pr.cp.ConversationID,
+		Request: pr.cp.Body, Store: true, Body: body, Background: b.resp.Background, LeaseUntil: time.Now().Add(lease),
+		CreatedAt: b.created.UTC().Truncate(time.Microsecond)}
+	if b.resp.PreviousResponseID != nil {
+		row.PreviousResponseID = *b.resp.PreviousResponseID
+	}
+	if b.resp.Instructions != nil {
+		row.Instructions = *b.resp.Instructions
+	}
+	row.Metadata, _ = json.Marshal(b.resp.Metadata)
+	return row, body, nil
+}
+
+// pendingLease is how long the row of a stored foreground response in
+// progress reads as running (its run renews nothing): past it, a reader
+// takes its process for dead and the row for failed — which the run, if
+// it was only very long, overwrites when it ends.
+const pendingLease = 15 * time.Minute
+
+// startPending writes, in the background, the row of a stored foreground
+// response that has started, so that GET finds it in_progress while it
+// runs; save waits for it and completes it.
+func (rt *Runtime) startPending(ctx context.Context, pr *prepared, b *builder) {
+	row, _, err := startRow(pr, b, pendingLease)
+	ch := make(chan error, 1)
+	b.pending = ch
+	if err != nil {
+		ch <- err
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	ready := make(chan struct{})
+	rt.starting.Store(row.ID, ready)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, persistTimeout)
+		defer cancel()
+		ch <- rt.Store.CreateBackground(ctx, pr.o, row)
+		close(ready)
+	}()
 }
 
 // runBackground runs the response, writing its events and lease every
@@ -310,13 +349,25 @@ func terminal(status string) bool {
 // whose run's lease has lapsed is ended as failed first.
 func (rt *Runtime) loadResponse(ctx context.Context, o store.Owner, id string) (*store.Response, error) {
 	r, err := rt.Store.GetResponse(ctx, o, id)
+	if v, ok := rt.starting.Load(id); ok && errors.Is(err, store.ErrNotFound) {
+		// Started here a moment ago: its row is being written.
+		select {
+		case <-v.(chan struct{}):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		r, err = rt.Store.GetResponse(ctx, o, id)
+	}
 	if err != nil {
 		return nil, mapStoreErr(err, "", *responseNotFound(id))
 	}
-	if !r.Background || terminal(r.Status) || time.Now().Before(r.LeaseUntil) || rt.bg.get(id) != nil {
+	if r.LeaseUntil.IsZero() || terminal(r.Status) || time.Now().Before(r.LeaseUntil) || rt.bg.get(id) != nil {
 		return r, nil
 	}
-	const msg = "The gateway running this background response stopped before it finished."
+	msg := "The gateway running this response stopped before it finished."
+	if r.Background {
+		msg = "The gateway running this background response stopped before it finished."
+	}
 	body := patchStatus(r.Body, "failed", &wire.Error{Code: "server_error", Message: msg})
 	if _, err := rt.Store.EndBackground(ctx, o, id, "failed", msg, body); err != nil {
 		return nil, err
@@ -407,10 +458,11 @@ func (rt *Runtime) FollowEvents(ctx context.Context, p *identity.Principal, id s
 			sent = true
 			after++
 		}
-		if !r.Background || terminal(r.Status) {
+		if terminal(r.Status) {
 			return sent || after >= 0, nil
 		}
-		// Running at another replica: poll.
+		// Running at another replica, or a foreground response still
+		// streaming (its events are written when it ends): poll.
 		select {
 		case <-time.After(rt.tick()):
 		case <-ctx.Done():

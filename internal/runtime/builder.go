@@ -36,6 +36,12 @@ type builder struct {
 	started bool
 	running bool
 	onStart func()
+	// pending, when set, delivers the outcome of writing the row of a
+	// stored foreground response as it started (startPending); rowKnown
+	// and row keep it once received.
+	pending  chan error
+	rowKnown bool
+	row      bool
 
 	msg int // output index of the open message, -1 if none
 	// parts are the open message's content parts, in order; openPart is
@@ -653,4 +659,16 @@ func (b *builder) info() {
 	if len(b.requestIDs) > 0 || len(b.memoryIDs) > 0 || len(b.notes) > 0 {
 		b.resp.Causeway = &wire.ResponseInfo{RequestIDs: b.requestIDs, Memories: b.memoryIDs, Notes: b.notes}
 	}
+}
+
+// hasRow reports whether the response's row was written as it started
+// (waiting for that write to end).
+func (b *builder) hasRow() bool {
+	if b.pending == nil {
+		return false
+	}
+	if !b.rowKnown {
+		b.row, b.rowKnown = <-b.pending == nil, true
+	}
+	return b.row
 }

@@ -18,6 +18,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/causeway-ai/causeway/internal/gateway"
@@ -92,6 +93,10 @@ type Runtime struct {
 	Tick time.Duration
 
 	bg jobs
+	// starting are the stored foreground responses of this process whose
+	// rows are being written (id → closed when written), so that a read
+	// right after response.created waits for the row instead of a 404.
+	starting sync.Map
 	// Compaction returns the configuration's compaction section in
 	// force (read at each use: a reload changes it); nil, or a nil
 	// answer, means none (requests that ask for compaction get the
@@ -420,7 +425,33 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 	if cp.Req.Background != nil && *cp.Req.Background {
 		return rt.createBackground(ctx, pr, emit)
 	}
-	return rt.run(ctx, pr, pr.builder(emit))
+	b := pr.builder(emit)
+	if b.resp.Store {
+		// Readable (in_progress) while it runs, as on OpenAI.
+		b.onStart = func() { rt.startPending(ctx, pr, b) }
+	}
+	resp, err := rt.run(ctx, pr, b)
+	if err != nil {
+		// It may have started, then ended without being saved.
+		rt.endRow(ctx, pr.o, b, err)
+	}
+	rt.starting.Delete(b.resp.ID)
+	return resp, err
+}
+
+// endRow ends as failed the row written when a stored foreground
+// response started, when the response itself could not be saved.
+func (rt *Runtime) endRow(ctx context.Context, o store.Owner, b *builder, err error) {
+	if !b.hasRow() {
+		return
+	}
+	msg := "The response did not complete: " + llm.AsError(err).Message
+	snap := *b.resp
+	snap.Status, snap.Error = "failed", &wire.Error{Code: "server_error", Message: msg}
+	body, _ := json.Marshal(&snap)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	_, _ = rt.Store.EndBackground(ctx, o, b.resp.ID, "failed", msg, body)
 }
 
 // prepared is a checked create request: its context and the canonical
@@ -723,6 +754,8 @@ func (rt *Runtime) save(ctx context.Context, o store.Owner, cp *CreateParams, b 
 	meta, _ := json.Marshal(b.resp.Metadata)
 	r := &store.Response{ID: b.resp.ID, Model: b.resp.Model, Status: b.resp.Status, ConversationID: cp.ConversationID,
 		Request: cp.Body, Output: output, Usage: usage, Metadata: meta, Store: true, Body: body, Background: b.resp.Background}
+	// A row written as it started is completed, not inserted.
+	r.Pending = b.hasRow()
 	r.CreatedAt = b.created.UTC().Truncate(time.Microsecond)
 	if b.resp.PreviousResponseID != nil {
 		r.PreviousResponseID = *b.resp.PreviousResponseID
@@ -738,6 +771,9 @@ func (rt *Runtime) save(ctx context.Context, o store.Owner, cp *CreateParams, b 
 	defer cancel()
 	if err := rt.Store.SaveResponse(ctx, o, r, in, out, b.events); err != nil {
 		b.unprepareFinal()
+		if r.Pending {
+			rt.endRow(ctx, o, b, err)
+		}
 		return mapStoreErr(err, "conversation", "Conversation with id '"+cp.ConversationID+"' not found.")
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/conversations"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/causeway-ai/causeway/internal/server"
 	"github.com/causeway-ai/causeway/internal/server/servertest"
+	"github.com/causeway-ai/causeway/internal/sim"
 )
 
 // fakeUp is a chat-completions upstream that streams the chunks (the
@@ -222,6 +224,30 @@ func TestConfGetStreamStartingAfter(t *testing.T) {
 	_ = option.WithHeader
 }
 
+// While a (non-background, stored) streamed response runs, GET answers it
+// in_progress, as OpenAI does; it is stored whole when it ends.
+func TestConfGetWhileStreaming(t *testing.T) {
+	e := servertest.Start(t, servertest.Options{Sim: sim.Options{ITL: 50 * time.Millisecond}})
+	_, key := e.CreateKey(t, server.KeyRequest{Name: "alice", User: "alice"})
+	c := newClient(e.URL, key)
+	ctx := context.Background()
+	st := c.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("hi")})
+	if !st.Next() {
+		t.Fatal(st.Err())
+	}
+	id := st.Current().Response.ID
+	got, err := c.Responses.Get(ctx, id, responses.ResponseGetParams{})
+	t.Logf("GET during stream: status %d %q; got %v", oaiStatus(err), oaiMessage(err), got != nil)
+	if err != nil || got.Status != "in_progress" {
+		t.Fatalf("GET %s while its stream runs: %v, %v; want the response in_progress", id, got, err)
+	}
+	for st.Next() {
+	}
+	if got, err = c.Responses.Get(ctx, id, responses.ResponseGetParams{}); err != nil || got.Status != "completed" || got.OutputText() == "" {
+		t.Errorf("GET after the stream = %v, %v; want it completed", got, err)
+	}
+}
+
 var reasoningDeltas = []string{
 	`{"index":0,"delta":{"role":"assistant","reasoning_content":"Think "},"finish_reason":null}`,
 	`{"index":0,"delta":{"reasoning_content":"hard."},"finish_reason":null}`,
@@ -367,4 +393,35 @@ func TestConfConversationSDK(t *testing.T) {
 	}
 	_, err = env.c.Conversations.Get(ctx, conv.ID)
 	t.Logf("get deleted: %d %q", oaiStatus(err), oaiMessage(err))
+}
+
+// A stored foreground stream whose client goes away mid-way is not left
+// in_progress: its row ends failed.
+func TestStreamClientGoneEndsFailed(t *testing.T) {
+	e := servertest.Start(t, servertest.Options{Sim: sim.Options{ITL: 20 * time.Millisecond}})
+	_, key := e.CreateKey(t, server.KeyRequest{Name: "alice", User: "alice"})
+	c := newClient(e.URL, key)
+	ctx, cancel := context.WithCancel(context.Background())
+	st := c.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: "sim-openai", Input: textInput("a long answer please")})
+	var id string
+	for st.Next() {
+		ev := st.Current()
+		if ev.Type == "response.created" {
+			id = ev.Response.ID
+		}
+		if ev.Type == "response.output_text.delta" {
+			break
+		}
+	}
+	cancel()
+	st.Close()
+	var got *responses.Response
+	servertest.WaitFor(t, "the abandoned response to end", func() bool {
+		var err error
+		got, err = c.Responses.Get(context.Background(), id, responses.ResponseGetParams{})
+		return err == nil && got.Status != "in_progress"
+	})
+	if got.Status != "failed" || got.Error.Message == "" {
+		t.Errorf("abandoned stream's response = %s (%+v), want failed with a reason", got.Status, got.Error)
+	}
 }

@@ -14,7 +14,9 @@ import (
 // appended as they happen (AppendResponseEvents) so that another replica
 // can follow them, and SaveResponse completes the row with its items.
 
-// CreateBackground writes the row of a queued background response. Its
+// CreateBackground writes the row of a queued background response (or,
+// with r.Background false, of a stored foreground response in progress,
+// so that it can be read while it runs: see Response.Pending). Its
 // items are written when it ends, by SaveResponse. A conversation named
 // by r must be the owner's (ErrNotFound otherwise).
 func (s *Store) CreateBackground(ctx context.Context, o Owner, r *Response) error {
@@ -40,11 +42,11 @@ func (s *Store) CreateBackground(ctx context.Context, o Owner, r *Response) erro
 	_, err = tx.ExecContext(ctx, s.rebind(`INSERT INTO responses (id, tenant_id, subject, model, status, created_at,
 		previous_response_id, conversation_id, instructions, request, output, usage, error, metadata, store, body,
 		background, lease_until)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17)`),
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`),
 		r.ID, o.Tenant, o.Subject, r.Model, r.Status, micros(r.CreatedAt),
 		r.PreviousResponseID, r.ConversationID, r.Instructions, rawOr(r.Request, "{}"), rawOr(r.Output, "[]"),
 		rawOr(r.Usage, "{}"), r.Error, rawOr(r.Metadata, "{}"), boolInt(r.Store), rawOr(r.Body, "{}"),
-		micros(r.LeaseUntil))
+		boolInt(r.Background), micros(r.LeaseUntil))
 	if err != nil {
 		return fmt.Errorf("store: queue response %s: %w", r.ID, err)
 	}
@@ -58,9 +60,15 @@ func (s *Store) CreateBackground(ctx context.Context, o Owner, r *Response) erro
 // queued row. A row already ended (by a lease that expired) is not
 // overwritten: ErrNotFound.
 func (s *Store) finishBackground(ctx context.Context, tx *sql.Tx, o Owner, r *Response) error {
+	live := ` AND status IN ('queued', 'in_progress')`
+	if !r.Background {
+		// A foreground run's row (Pending) is its own to finish, even
+		// marked failed by a reader after a very long run's lease lapsed.
+		live = ""
+	}
 	res, err := tx.ExecContext(ctx, s.rebind(`UPDATE responses SET status = $1, output = $2, usage = $3, error = $4,
 		body = $5, lease_until = 0
-		WHERE tenant_id = $6 AND subject = $7 AND id = $8 AND background = 1 AND status IN ('queued', 'in_progress')`),
+		WHERE tenant_id = $6 AND subject = $7 AND id = $8`+live),
 		r.Status, rawOr(r.Output, "[]"), rawOr(r.Usage, "{}"), r.Error, rawOr(r.Body, "{}"),
 		o.Tenant, o.Subject, r.ID)
 	if err != nil {
@@ -80,11 +88,11 @@ func (s *Store) finishBackground(ctx context.Context, tx *sql.Tx, o Owner, r *Re
 // row has ended meanwhile (cancelled at another replica) or is gone.
 func (s *Store) UpdateBackground(ctx context.Context, o Owner, id, status string, body json.RawMessage, leaseUntil time.Time) error {
 	q := `UPDATE responses SET lease_until = $1
-		WHERE tenant_id = $2 AND subject = $3 AND id = $4 AND background = 1 AND status IN ('queued', 'in_progress')`
+		WHERE tenant_id = $2 AND subject = $3 AND id = $4 AND status IN ('queued', 'in_progress')`
 	args := []any{micros(leaseUntil), o.Tenant, o.Subject, id}
 	if status != "" {
 		q = `UPDATE responses SET lease_until = $1, status = $2, body = $3
-			WHERE tenant_id = $4 AND subject = $5 AND id = $6 AND background = 1 AND status IN ('queued', 'in_progress')`
+			WHERE tenant_id = $4 AND subject = $5 AND id = $6 AND status IN ('queued', 'in_progress')`
 		args = []any{micros(leaseUntil), status, rawOr(body, "{}"), o.Tenant, o.Subject, id}
 	}
 	res, err := s.w.ExecContext(ctx, s.rebind(q), args...)
@@ -106,7 +114,7 @@ func (s *Store) UpdateBackground(ctx context.Context, o Owner, id, status string
 // did.
 func (s *Store) EndBackground(ctx context.Context, o Owner, id, status, errMsg string, body json.RawMessage) (bool, error) {
 	res, err := s.w.ExecContext(ctx, s.rebind(`UPDATE responses SET status = $1, error = $2, body = $3, lease_until = 0
-		WHERE tenant_id = $4 AND subject = $5 AND id = $6 AND background = 1 AND status IN ('queued', 'in_progress')`),
+		WHERE tenant_id = $4 AND subject = $5 AND id = $6 AND status IN ('queued', 'in_progress')`),
 		status, errMsg, rawOr(body, "{}"), o.Tenant, o.Subject, id)
 	if err != nil {
 		return false, fmt.Errorf("store: end response %s: %w", id, err)

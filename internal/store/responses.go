@@ -49,6 +49,9 @@ type Response struct {
 	// by SaveResponse. LeaseUntil is when its run's lease lapses.
 	Background bool
 	LeaseUntil time.Time
+	// Pending, on SaveResponse, says the row was written when the
+	// response started (CreateBackground): it is completed, not inserted.
+	Pending bool
 }
 
 // Item is one stored item of a response or a conversation.
@@ -106,8 +109,8 @@ func (s *Store) SaveResponse(ctx context.Context, o Owner, r *Response, input, o
 		return fmt.Errorf("store: save response: %w", err)
 	}
 	defer tx.Rollback()
-	if r.Background {
-		// The row was written when the response was queued.
+	if r.Background || r.Pending {
+		// The row was written when the response was queued or started.
 		err = s.finishBackground(ctx, tx, o, r)
 	} else {
 		_, err = tx.ExecContext(ctx, s.rebind(`INSERT INTO responses (id, tenant_id, subject, model, status, created_at,
