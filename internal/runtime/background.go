@@ -205,24 +205,35 @@ const pendingLease = 15 * time.Minute
 // startPending writes, in the background, the row of a stored foreground
 // response that has started, so that GET finds it in_progress while it
 // runs; save waits for it and completes it.
-func (rt *Runtime) startPending(ctx context.Context, pr *prepared, b *builder) {
+func (rt *Runtime) startPending(ctx context.Context, pr *prepared, b *builder, st *starting) {
 	row, _, err := startRow(pr, b, pendingLease)
 	ch := make(chan error, 1)
 	b.pending = ch
 	if err != nil {
 		ch <- err
+		st.written()
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	ready := make(chan struct{})
-	rt.starting.Store(row.ID, ready)
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, persistTimeout)
 		defer cancel()
 		ch <- rt.Store.CreateBackground(ctx, pr.o, row)
-		close(ready)
+		st.written()
 	}()
 }
+
+// starting is a stored foreground response running in this process: a
+// reader waits on ready for its row (closed once written, or once the
+// run ends without one).
+type starting struct {
+	ready chan struct{}
+	once  sync.Once
+}
+
+func newStarting() *starting { return &starting{ready: make(chan struct{})} }
+
+func (st *starting) written() { st.once.Do(func() { close(st.ready) }) }
 
 // runBackground runs the response, writing its events and lease every
 // tick, and saves it.
@@ -349,10 +360,11 @@ func terminal(status string) bool {
 // whose run's lease has lapsed is ended as failed first.
 func (rt *Runtime) loadResponse(ctx context.Context, o store.Owner, id string) (*store.Response, error) {
 	r, err := rt.Store.GetResponse(ctx, o, id)
-	if v, ok := rt.starting.Load(id); ok && errors.Is(err, store.ErrNotFound) {
+	v, here := rt.starting.Load(id)
+	if here && errors.Is(err, store.ErrNotFound) {
 		// Started here a moment ago: its row is being written.
 		select {
-		case <-v.(chan struct{}):
+		case <-v.(*starting).ready:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -361,8 +373,8 @@ func (rt *Runtime) loadResponse(ctx context.Context, o store.Owner, id string) (
 	if err != nil {
 		return nil, mapStoreErr(err, "", *responseNotFound(id))
 	}
-	if r.LeaseUntil.IsZero() || terminal(r.Status) || time.Now().Before(r.LeaseUntil) || rt.bg.get(id) != nil {
-		return r, nil
+	if r.LeaseUntil.IsZero() || terminal(r.Status) || time.Now().Before(r.LeaseUntil) || rt.bg.get(id) != nil || here {
+		return r, nil // ended, or running (here, or with a live lease)
 	}
 	msg := "The gateway running this response stopped before it finished."
 	if r.Background {

@@ -276,6 +276,9 @@ func (rt *Runtime) history(ctx context.Context, o store.Owner, cp *CreateParams)
 			}
 			return nil, mapStoreErr(err, "previous_response_id", "Previous response with id '"+id+"' not found.")
 		}
+		if !terminal(r.Status) {
+			return nil, invalid("previous_response_id", "Previous response with id '"+r.ID+"' is still in progress; wait until it ends.")
+		}
 		chain = append(chain, r.ID)
 		id = r.PreviousResponseID
 	}
@@ -427,15 +430,18 @@ func (rt *Runtime) Create(ctx context.Context, p *identity.Principal, cp *Create
 	}
 	b := pr.builder(emit)
 	if b.resp.Store {
-		// Readable (in_progress) while it runs, as on OpenAI.
-		b.onStart = func() { rt.startPending(ctx, pr, b) }
+		// Readable (in_progress) while it runs, as on OpenAI: known here
+		// before response.created is sent, its row written as it starts.
+		st := newStarting()
+		rt.starting.Store(b.resp.ID, st)
+		defer func() { st.written(); rt.starting.Delete(b.resp.ID) }()
+		b.onStart = func() { rt.startPending(ctx, pr, b, st) }
 	}
 	resp, err := rt.run(ctx, pr, b)
 	if err != nil {
 		// It may have started, then ended without being saved.
 		rt.endRow(ctx, pr.o, b, err)
 	}
-	rt.starting.Delete(b.resp.ID)
 	return resp, err
 }
 

@@ -25,6 +25,11 @@ func (rt *Runtime) GetResponse(ctx context.Context, p *identity.Principal, id st
 
 // DeleteResponse deletes the principal's response and its items.
 func (rt *Runtime) DeleteResponse(ctx context.Context, p *identity.Principal, id string) (*wire.Deleted, error) {
+	// A foreground response still running is not deleted under its run
+	// (a background one is: its run notices and stops).
+	if r, err := rt.loadResponse(ctx, OwnerOf(p), id); err == nil && !r.Background && !terminal(r.Status) {
+		return nil, invalid("", "Response with id '"+id+"' is still in progress; delete it once it has ended.")
+	}
 	if err := rt.Store.DeleteResponse(ctx, OwnerOf(p), id); err != nil {
 		return nil, mapStoreErr(err, "", *responseNotFound(id))
 	}
