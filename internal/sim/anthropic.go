@@ -546,18 +546,7 @@ func (s *Sim) anthropicWhole(w http.ResponseWriter, r *http.Request, req *ant.Me
 		writeAnthropicError(w, http.StatusInternalServerError, "api_error", "simulator: "+err.Error())
 		return
 	}
-	if c.fault != nil && c.fault.Malformed {
-		writeJSON(w, http.StatusOK, anthropicGarbageBody)
-		return
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	if c.fault != nil && c.fault.CutAfterChunks > 0 {
-		writeCut(w, body)
-	}
-	c.complete(res.input, res.output) // input + cache reads (always 0 here)
-	_, _ = w.Write(body)
+	c.writeWhole(w, body, anthropicGarbageBody, res.input, res.output) // input + cache reads (always 0 here)
 }
 
 // anthropicToolID turns the generator's call id into Anthropic's form.

@@ -285,18 +285,7 @@ func (s *Sim) azureWhole(w http.ResponseWriter, r *http.Request, req *oai.ChatRe
 		writeAzureError(w, http.StatusInternalServerError, "InternalServerError", "simulator: "+err.Error())
 		return
 	}
-	if c.fault != nil && c.fault.Malformed {
-		writeJSON(w, http.StatusOK, openAIGarbageBody)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	if c.fault != nil && c.fault.CutAfterChunks > 0 {
-		writeCut(w, body)
-	}
-	c.complete(a.inputTokens, a.outputTokens)
-	_, _ = w.Write(body)
+	c.writeWhole(w, body, openAIGarbageBody, a.inputTokens, a.outputTokens)
 }
 
 // azureStream answers with Azure's chunks: the prompt filter results, the
@@ -454,16 +443,5 @@ func (s *Sim) azureEmbeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := s.openAIEmbeddingBody(&req, inputs, words, dims, b64)
-	if c.fault != nil && c.fault.Malformed {
-		writeJSON(w, http.StatusOK, openAIGarbageBody)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	if c.fault != nil && c.fault.CutAfterChunks > 0 {
-		writeCut(w, body)
-	}
-	c.complete(words, 0)
-	_, _ = w.Write(body)
+	c.writeWhole(w, body, openAIGarbageBody, words, 0)
 }

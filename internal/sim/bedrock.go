@@ -499,18 +499,7 @@ func (s *Sim) bedrockConverse(w http.ResponseWriter, r *http.Request, body []byt
 		writeBedrockError(w, http.StatusInternalServerError, "InternalServerException", "simulator: "+err.Error())
 		return
 	}
-	if c.fault != nil && c.fault.Malformed {
-		writeJSON(w, http.StatusOK, bedrockGarbageBody)
-		return
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Content-Length", strconv.Itoa(len(out)))
-	if c.fault != nil && c.fault.CutAfterChunks > 0 {
-		writeCut(w, out)
-	}
-	c.complete(a.inputTokens, a.outputTokens)
-	_, _ = w.Write(out)
+	c.writeWhole(w, out, bedrockGarbageBody, a.inputTokens, a.outputTokens)
 }
 
 // frameWriter writes event-stream messages, flushing each, and applies a
@@ -720,17 +709,5 @@ func (s *Sim) bedrockInvoke(w http.ResponseWriter, r *http.Request, body []byte)
 	if !sleep(r.Context(), ttft) {
 		return
 	}
-	if c.fault != nil && c.fault.Malformed {
-		writeJSON(w, http.StatusOK, bedrockGarbageBody)
-		return
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Content-Length", strconv.Itoa(len(out)))
-	hd.Set(bw.HeaderInputTokenCount, strconv.Itoa(tokens))
-	if c.fault != nil && c.fault.CutAfterChunks > 0 {
-		writeCut(w, out)
-	}
-	c.complete(tokens, 0)
-	_, _ = w.Write(out)
+	c.writeWhole(w, out, bedrockGarbageBody, tokens, 0, bw.HeaderInputTokenCount, strconv.Itoa(tokens))
 }

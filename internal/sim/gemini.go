@@ -561,18 +561,7 @@ func (s *Sim) geminiGenerate(w http.ResponseWriter, r *http.Request, model strin
 		ResponseID:    id,
 	}
 	body, _ := json.Marshal(&resp)
-	if c.fault != nil && c.fault.Malformed {
-		writeJSON(w, http.StatusOK, geminiGarbageBody)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	if c.fault != nil && c.fault.CutAfterChunks > 0 {
-		writeCut(w, body)
-	}
-	c.complete(a.inputTokens, a.outputTokens+len(g.thoughts))
-	_, _ = w.Write(body)
+	c.writeWhole(w, body, geminiGarbageBody, a.inputTokens, a.outputTokens+len(g.thoughts), "Content-Type", "application/json; charset=UTF-8")
 }
 
 // geminiAnswer is an answer with its thinking.
@@ -735,18 +724,7 @@ func (s *Sim) geminiEmbed(w http.ResponseWriter, r *http.Request, model string, 
 	} else {
 		body = append(body, '}')
 	}
-	if c.fault != nil && c.fault.Malformed {
-		writeJSON(w, http.StatusOK, geminiGarbageBody)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	if c.fault != nil && c.fault.CutAfterChunks > 0 {
-		writeCut(w, body)
-	}
-	c.complete(words, 0)
-	_, _ = w.Write(body)
+	c.writeWhole(w, body, geminiGarbageBody, words, 0, "Content-Type", "application/json; charset=UTF-8")
 }
 
 // geminiCountTokens counts as generateContent's usage would; it is not a

@@ -460,20 +460,7 @@ func (s *Sim) openAIWhole(w http.ResponseWriter, r *http.Request, req *oai.ChatR
 		writeOpenAIError(w, http.StatusInternalServerError, "server_error", "", "", "simulator: "+err.Error())
 		return
 	}
-	if c.fault != nil && c.fault.Malformed {
-		writeJSON(w, http.StatusOK, openAIGarbageBody)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	if c.fault != nil && c.fault.CutAfterChunks > 0 {
-		writeCut(w, body)
-	}
-	// Counted before the write, so that a client that has the body also
-	// sees it in the stats.
-	c.complete(a.inputTokens, a.outputTokens)
-	_, _ = w.Write(body)
+	c.writeWhole(w, body, openAIGarbageBody, a.inputTokens, a.outputTokens)
 }
 
 // openAIStream answers with chat.completion.chunk events: the role, one
@@ -628,18 +615,7 @@ func (s *Sim) openAIEmbeddings(w http.ResponseWriter, r *http.Request) {
 	}
 
 	body := s.openAIEmbeddingBody(&req, inputs, words, dims, b64)
-	if c.fault != nil && c.fault.Malformed {
-		writeJSON(w, http.StatusOK, openAIGarbageBody)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	if c.fault != nil && c.fault.CutAfterChunks > 0 {
-		writeCut(w, body)
-	}
-	c.complete(words, 0)
-	_, _ = w.Write(body)
+	c.writeWhole(w, body, openAIGarbageBody, words, 0)
 }
 
 // openAIEmbeddingBody renders the embeddings list. encoding/json would

@@ -128,6 +128,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -379,6 +380,29 @@ func (e *sse) write(b []byte) bool {
 	// A writer that cannot flush still gets the bytes, later.
 	_ = e.rc.Flush()
 	return true
+}
+
+// writeWhole answers a whole (non-streamed) body as JSON with the call's
+// fault applied: a malformed fault sends garbage instead, a cut one half
+// the body and drops the connection. headers are more name, value pairs
+// (they may replace Content-Type). The call's tokens are counted before
+// the write, so that a client that has the body also sees it in the stats.
+func (c call) writeWhole(w http.ResponseWriter, body, garbage []byte, input, output int, headers ...string) {
+	if c.fault != nil && c.fault.Malformed {
+		writeJSON(w, http.StatusOK, garbage)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	for i := 0; i+1 < len(headers); i += 2 {
+		h.Set(headers[i], headers[i+1])
+	}
+	if c.fault != nil && c.fault.CutAfterChunks > 0 {
+		writeCut(w, body)
+	}
+	c.complete(input, output)
+	_, _ = w.Write(body)
 }
 
 // writeCut writes the first half of body, flushes it and drops the
